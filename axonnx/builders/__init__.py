@@ -1,0 +1,1 @@
+"""Builders of graph nodes: functions that take nodes and return a new node."""

@@ -1,0 +1,178 @@
+"""Builders of the graph's structure: inputs, parameters, constants, custom layers,
+containers, namespaces and output selection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from axonnx.errors import ShapeError
+from axonnx.node import Node, ParamSpec, Shape
+from axonnx.ops import register_op
+from axonnx.policy import Policy
+from axonnx.shapes import infer, is_shape
+
+__all__ = [
+    "constant",
+    "container",
+    "getitem",
+    "input",
+    "layer",
+    "make",
+    "namespace",
+    "param",
+]
+
+
+def make(
+    op: str,
+    parents: Sequence[Node] = (),
+    params: Sequence[ParamSpec] = (),
+    options: dict[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    policy: Policy | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Node:
+    """Create a node for a registered op, inferring its output shape and dtype.
+
+    Raises `ShapeError` naming the layer when the inputs do not fit the op.
+    """
+    parents = tuple(_as_node(p) for p in parents)
+    options = dict(options or {})
+    shape, dtype = infer(op, parents, tuple(params), options, name or op)
+    return Node(op, parents, tuple(params), options, name, policy, shape, dtype, meta or {})
+
+
+def _as_node(value: Any) -> Node:
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, np.ndarray | int | float | jax.Array):
+        return constant(value)
+    raise TypeError(f"expected an axonnx Node as a layer input, got {type(value).__name__}")
+
+
+def input(name: str, shape: Shape | None = None, *, dtype: str = "float32") -> Node:  # noqa: A001
+    """A named model input; `None` in `shape` marks a run-time dimension.
+
+    >>> import axonnx as ax
+    >>> ax.input("pixels", shape=(None, 784)).shape
+    (None, 784)
+    """
+    shape = None if shape is None else tuple(shape)
+    dtype = jnp.dtype(dtype).name
+    return Node("input", (), (), {"shape": shape, "dtype": dtype}, name, None, shape, dtype)
+
+
+def param(
+    name: str,
+    shape: Sequence[int],
+    *,
+    initializer: str | Callable = "glorot_uniform",
+    dtype: str = "float32",
+    trainable: bool = True,
+) -> Node:
+    """A named parameter, used as an input of `layer` (or of any other node).
+
+    Its value sits at `state.params[name]` (or `state.state[name]` when not trainable).
+    A parameter node consumed by several layers is one shared (tied) parameter.
+
+    >>> import axonnx as ax
+    >>> ax.param("scale", (3,), initializer="ones").shape
+    (3,)
+    """
+    kind = "param" if trainable else "state"
+    spec = ParamSpec("value", tuple(shape), initializer, dtype, kind)
+    return Node("param", (), (spec,), {}, name, None, tuple(shape), dtype)
+
+
+def constant(value: Any, *, name: str | None = None) -> Node:
+    """A constant tensor (a NumPy array baked into the graph).
+
+    >>> import axonnx as ax
+    >>> ax.constant([1.0, 2.0]).shape
+    (2,)
+    """
+    array = np.asarray(value)
+    return Node("constant", (), (), {"value": array}, name, None, array.shape, array.dtype.name)
+
+
+def _constant(*, value):
+    return value
+
+
+def layer(
+    fn: Callable,
+    inputs: Sequence[Node],
+    *,
+    name: str | None = None,
+    op_name: str | None = None,
+    **options: Any,
+) -> Node:
+    """Wrap any function of JAX arrays as a layer: `fn(*inputs, **options)`.
+
+    Parameters are `ax.param` nodes among `inputs`. The function is stored by
+    reference (`module:qualname`) when the model is saved, so give a module-level
+    function if the model is to be saved.
+
+    >>> import axonnx as ax, jax.numpy as jnp
+    >>> x = ax.input("x", shape=(None, 3))
+    >>> ax.layer(lambda a, w: a * w, [x, ax.param("w", (3,))]).shape
+    (None, 3)
+    """
+    op = op_name or f"layer:{fn.__module__}:{fn.__qualname__}"
+    register_op(op, fn, folds=False)
+    return make(op, inputs, (), options, name=name)
+
+
+def container(structure: Any, *, name: str | None = None) -> Node:
+    """Gather several nodes into one output with the same nesting (dicts, tuples, lists).
+
+    >>> import axonnx as ax
+    >>> x = ax.input("x", shape=(None, 3))
+    >>> ax.container({"a": x, "b": (x, x)}).shape
+    {'a': (None, 3), 'b': ((None, 3), (None, 3))}
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(structure, is_leaf=lambda v: isinstance(v, Node))
+    positions = jax.tree_util.tree_unflatten(treedef, list(range(len(leaves))))
+    return make("container", leaves, (), {"structure": positions}, name=name)
+
+
+def _container(*leaves, structure):
+    return jax.tree_util.tree_map(lambda i: leaves[i], structure)
+
+
+def namespace(model: Node, name: str) -> Node:
+    """Place every parameter of `model` under `name` in the state.
+
+    >>> import axonnx as ax
+    >>> body = ax.namespace(ax.input("x", shape=(None, 3)).dense(2), "body")
+    >>> list(ax.init(body).params)
+    ['body']
+    """
+    return make("namespace", (model,), (), {"name": name})
+
+
+def _namespace(x, *, name):
+    return x
+
+
+def getitem(node: Node, index: int | str, *, name: str | None = None) -> Node:
+    """One output of a node that has several (a tuple or a container)."""
+    if node.shape is not None and is_shape(node.shape):
+        raise ShapeError(f"{node.name or node.op}: has a single output; it cannot be indexed")
+    return make("getitem", (node,), (), {"index": index}, name=name)
+
+
+def _getitem(value, *, index):
+    return value[index]
+
+
+register_op("constant", _constant)
+register_op("container", _container)
+register_op("namespace", _namespace)
+register_op("getitem", _getitem)

@@ -1,0 +1,338 @@
+"""Compile a graph into two pure functions: `init_fn` and `predict_fn`."""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from axonnx import initializers
+from axonnx.errors import AxonnxError, InvalidModelError, LayerError, ShapeError
+from axonnx.naming import check_unique, layer_names, namespace_paths, op_label
+from axonnx.node import Node, ParamSpec, topological_order
+from axonnx.ops import get_op
+from axonnx.state import ModelState, get_path, set_path
+
+__all__ = ["Plan", "build", "init", "plan", "predict"]
+
+MODES = ("inference", "train")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A graph laid out for execution: nodes in order, their names and namespaces."""
+
+    output: Node
+    order: list[Node]
+    names: dict[int, str]
+    paths: dict[int, tuple[str, ...]]
+
+    def key_of(self, node: Node) -> tuple[str, ...]:
+        """Where a layer's entry lives in `params`/`state`."""
+        return self.paths[node.id] + (self.names[node.id],)
+
+    @property
+    def inputs(self) -> list[Node]:
+        """The input nodes, in topological order."""
+        return [n for n in self.order if n.op == "input"]
+
+    def where(self, node: Node) -> str:
+        """`name (op)` for error messages."""
+        return f"{'/'.join(self.key_of(node))} ({op_label(node.op)})"
+
+
+def plan(model: Node) -> Plan:
+    """Order, name and namespace the nodes of `model`."""
+    if not isinstance(model, Node):
+        raise TypeError(f"expected an axonnx Node as the model, got {type(model).__name__}")
+    order = topological_order(model)
+    names = layer_names(order)
+    paths = namespace_paths(order)
+    check_unique(order, names, paths)
+    return Plan(model, order, names, paths)
+
+
+def build(
+    model: Node, *, mode: str = "inference", seed: int = 0
+) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
+    """Compile `model` into `(init_fn, predict_fn)`, both pure and jittable.
+
+    `init_fn(initial=None) -> ModelState` creates every parameter, deterministically
+    per `seed` and layer name; `initial` (a nested dict of arrays or a `ModelState`)
+    overrides any part of it. `predict_fn(state, inputs, *, key=None)` runs the model;
+    `inputs` is an array (one input), a tuple in input order or a dict by input name.
+    In `"train"` mode dropout is active (give `key`) and `predict_fn` returns
+    `(outputs, new_state)` with updated non-trainable state.
+
+    >>> import axonnx as ax, numpy as np
+    >>> model = ax.input("x", shape=(None, 3)).dense(2)
+    >>> init_fn, predict_fn = ax.build(model)
+    >>> predict_fn(init_fn(), np.ones((4, 3), np.float32)).shape
+    (4, 2)
+    """
+    if mode not in MODES:
+        raise ValueError(f"build: expected mode in {MODES}, got {mode!r}")
+    laid_out = plan(model)
+    init_fn = functools.partial(_init, laid_out, seed)
+    predict_fn = functools.partial(_predict, laid_out, mode)
+    return init_fn, predict_fn
+
+
+def _param_key(seed: int, path: tuple[str, ...]) -> jax.Array:
+    return jax.random.fold_in(jax.random.key(seed), zlib.crc32("/".join(path).encode()))
+
+
+def _make_param(spec: ParamSpec, seed: int, path: tuple[str, ...], dtype: str) -> jax.Array:
+    init = initializers.get(spec.initializer)
+    return init(_param_key(seed, path), spec.shape, jnp.dtype(dtype))
+
+
+def _specs(plan_: Plan):
+    """Yield `(node, spec, path)` for every parameter and state value of the model."""
+    for node in plan_.order:
+        if node.op == "param":
+            yield node, node.params[0], plan_.key_of(node)
+        for spec in node.params if node.op != "param" else ():
+            yield node, spec, plan_.key_of(node) + (spec.name,)
+
+
+def _init(plan_: Plan, seed: int, initial: Any = None) -> ModelState:
+    initial = _as_state(initial)
+    trees: ModelState = ModelState({}, {})
+    for node, spec, path in _specs(plan_):
+        dtype = node.policy.params if node.policy else spec.dtype
+        tree, given = _target(trees, initial, spec)
+        value = get_path(given, path)
+        if value is None:
+            value = _make_param(spec, seed, path, dtype)
+        else:
+            value = _check_initial(plan_, node, spec, value, dtype)
+        set_path(tree, path, value)
+    return trees
+
+
+def _as_state(initial: Any) -> ModelState:
+    if initial is None:
+        return ModelState({}, {})
+    if isinstance(initial, ModelState):
+        return initial
+    if isinstance(initial, Mapping):
+        return ModelState(dict(initial), dict(initial))
+    raise TypeError(f"init: expected initial values as a dict or ModelState, got {type(initial)}")
+
+
+def _target(trees: ModelState, initial: ModelState, spec: ParamSpec):
+    if spec.kind == "state":
+        return trees.state, initial.state
+    return trees.params, initial.params
+
+
+def _check_initial(plan_: Plan, node: Node, spec: ParamSpec, value: Any, dtype: str) -> jax.Array:
+    shape = tuple(np.shape(value))
+    if shape != tuple(spec.shape):
+        raise ShapeError(
+            f"{plan_.where(node)}: expected initial value of {spec.name!r} with shape "
+            f"{tuple(spec.shape)}, got {shape}."
+        )
+    return jnp.asarray(value, dtype=dtype)
+
+
+def _predict(plan_: Plan, mode: str, state: ModelState, inputs: Any, *, key=None):
+    outputs, updates, _ = run(plan_, state, inputs, mode=mode, key=key)
+    if mode == "train":
+        return outputs, updates
+    return outputs
+
+
+def run(
+    plan_: Plan,
+    state: ModelState,
+    inputs: Any,
+    *,
+    mode: str = "inference",
+    key: jax.Array | None = None,
+    keep: Callable[[Node], bool] | None = None,
+) -> tuple[Any, dict, dict[int, Any]]:
+    """Evaluate a laid-out graph; return `(outputs, new_state, kept)`.
+
+    `kept` maps node id → value for every node where `keep(node)` is true (used to
+    compare intermediate values when bisecting a mismatch).
+    """
+    if not isinstance(state, ModelState):
+        raise TypeError("predict: expected the ModelState returned by init as `state`")
+    values: dict[int, Any] = _bind_inputs(plan_, inputs)
+    new_state = jax.tree_util.tree_map(lambda v: v, state.state)
+    kept: dict[int, Any] = {}
+    for index, node in enumerate(plan_.order):
+        if node.id not in values:
+            values[node.id] = _run_node(plan_, node, index, values, state, new_state, mode, key)
+        if keep is not None and keep(node):
+            kept[node.id] = values[node.id]
+    return values[plan_.output.id], new_state, kept
+
+
+def _bind_inputs(plan_: Plan, inputs: Any) -> dict[int, Any]:
+    nodes = plan_.inputs
+    if isinstance(inputs, Mapping):
+        missing = [plan_.names[n.id] for n in nodes if plan_.names[n.id] not in inputs]
+        if missing:
+            raise InvalidModelError(f"predict: missing inputs {missing}; got {sorted(inputs)}")
+        given = [inputs[plan_.names[n.id]] for n in nodes]
+    elif isinstance(inputs, tuple | list):
+        given = list(inputs)
+    else:
+        given = [inputs]
+    if len(given) != len(nodes):
+        raise InvalidModelError(
+            f"predict: the model has {len(nodes)} inputs "
+            f"{[plan_.names[n.id] for n in nodes]}, got {len(given)}."
+        )
+    return {n.id: _check_input(plan_, n, v) for n, v in zip(nodes, given, strict=True)}
+
+
+def _check_input(plan_: Plan, node: Node, value: Any) -> Any:
+    spec = node.options.get("shape")
+    if spec is None or value is None:
+        return value
+    shape = np.shape(value)
+    fits = len(shape) == len(spec) and all(s is None or s == d for s, d in zip(spec, shape))
+    if not fits:
+        raise ShapeError(
+            f"input {plan_.names[node.id]!r}: expected shape {_show(spec)}, got {shape}."
+        )
+    return value
+
+
+def _show(shape) -> str:
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
+
+
+def _layer_params(plan_: Plan, node: Node, state: ModelState, new_state: dict) -> list:
+    path = plan_.key_of(node)
+    if node.op == "param":
+        trees = new_state if node.params[0].kind == "state" else state.params
+        return [_lookup(plan_, node, trees, path)]
+    return [
+        _lookup(plan_, node, new_state if s.kind == "state" else state.params, path + (s.name,))
+        for s in node.params
+    ]
+
+
+def _lookup(plan_: Plan, node: Node, tree: dict, path: tuple[str, ...]) -> Any:
+    value = get_path(tree, path)
+    if value is None:
+        raise InvalidModelError(
+            f"{plan_.where(node)}: no value for parameter {'/'.join(path)!r} in the state. "
+            "Was the state made by init for this model?"
+        )
+    return value
+
+
+def _run_node(plan_, node, index, values, state, new_state, mode, key):
+    params = _layer_params(plan_, node, state, new_state)
+    if node.op == "param":
+        return params[0]
+    args = [values[p.id] for p in node.parents]
+    try:
+        return _call(plan_, node, index, args, params, new_state, mode, key)
+    except AxonnxError as error:
+        if str(error).startswith(plan_.where(node)):
+            raise
+        raise type(error)(f"{plan_.where(node)}: {error}") from error
+    except (TypeError, ValueError, IndexError) as error:
+        raise LayerError(f"{plan_.where(node)}: {error}") from error
+
+
+def _call(plan_, node, index, args, params, new_state, mode, key):
+    op = get_op(node.op)
+    kwargs = dict(node.options)
+    if op.takes_mode:
+        kwargs["mode"] = mode
+    if op.takes_key and mode == "train":
+        if key is None:
+            raise ValueError("this layer is random in train mode: pass predict_fn(..., key=...)")
+        kwargs["key"] = jax.random.fold_in(key, index)
+    args, params = _apply_policy(node, args, params)
+    if op.folds and not params and all(_is_concrete(a) for a in args):
+        with jax.ensure_compile_time_eval(), jax.numpy_rank_promotion(_promotion(op)):
+            result = op.fn(*args, **kwargs)
+    else:
+        with jax.numpy_rank_promotion(_promotion(op)):
+            result = op.fn(*args, *params, **kwargs)
+    return _split_updates(plan_, node, result, new_state, mode)
+
+
+def _promotion(op) -> str:
+    return "allow" if op.broadcasts else jax.config.jax_numpy_rank_promotion
+
+
+def _is_concrete(value: Any) -> bool:
+    return not any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(value))
+
+
+def _split_updates(plan_, node, result, new_state, mode):
+    has_state = any(s.kind == "state" for s in node.params)
+    if not (has_state and mode == "train"):
+        return _cast_output(node, result)
+    output, updates = result
+    for name, value in updates.items():
+        set_path(new_state, plan_.key_of(node) + (name,), value)
+    return _cast_output(node, output)
+
+
+def _apply_policy(node: Node, args: list, params: list) -> tuple[list, list]:
+    if node.policy is None:
+        return args, params
+    dtype = jnp.dtype(node.policy.compute)
+    return _cast_floats(args, dtype), _cast_floats(params, dtype)
+
+
+def _cast_output(node: Node, value: Any) -> Any:
+    if node.policy is None:
+        return value
+    return _cast_floats(value, jnp.dtype(node.policy.output))
+
+
+def _cast_floats(tree: Any, dtype) -> Any:
+    def cast(v):
+        if hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.floating):
+            return v.astype(dtype)
+        return v
+
+    return jax.tree_util.tree_map(cast, tree)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(model: Node, mode: str, seed: int):
+    init_fn, predict_fn = build(model, mode=mode, seed=seed)
+    return jax.jit(init_fn), jax.jit(predict_fn)
+
+
+def init(model: Node, initial: Any = None, *, seed: int = 0) -> ModelState:
+    """Initialize `model`'s parameters and state (see `build`).
+
+    >>> import axonnx as ax
+    >>> state = ax.init(ax.input("x", shape=(None, 3)).dense(2))
+    >>> state.params["dense_0"]["kernel"].shape
+    (3, 2)
+    """
+    init_fn, _ = build(model, seed=seed)
+    return init_fn(initial)
+
+
+def predict(model: Node, state: ModelState, inputs: Any, *, mode: str = "inference", key=None):
+    """Run `model` on `inputs` with a jit-compiled function cached per model and mode.
+
+    >>> import axonnx as ax, numpy as np
+    >>> model = ax.input("x", shape=(None, 3)).relu()
+    >>> ax.predict(model, ax.init(model), np.full((1, 3), -1.0, np.float32)).tolist()
+    [[0.0, 0.0, 0.0]]
+    """
+    _, predict_fn = _compiled(model, mode, 0)
+    return predict_fn(state, inputs, key=key)

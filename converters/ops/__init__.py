@@ -1,0 +1,19 @@
+"""ONNX op specs, one module per op family; importing this package registers them all."""
+
+from axonnx.converters.ops import (  # noqa: F401
+    control,
+    elementwise,
+    indexing,
+    linalg,
+    nn_conv,
+    nn_norm,
+    nn_recurrent,
+    quantization,
+    random,
+    reduce,
+    sequence,
+    shape,
+    signal,
+    strings,
+    traditional_ml,
+)

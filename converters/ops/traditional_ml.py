@@ -1,0 +1,1 @@
+"""ONNX ops: traditional_ml."""

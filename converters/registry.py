@@ -1,0 +1,106 @@
+"""One ONNX op, one place: the registry of op specs shared by import and export.
+
+An op spec holds the JAX implementation of an ONNX operator with ONNX semantics
+(inputs positional in ONNX order, absent optional inputs as `None`; attributes
+keyword-only with ONNX spelling and defaults), the since-versions it covers, and,
+only where a built-in layer exists, rules to import it as that layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import onnx
+
+from axonnx.ops import register_op
+
+__all__ = ["OpSpec", "onnx_op", "op_name", "resolve", "spec_of", "specs"]
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """How one ONNX operator (for some since-versions) maps to axonnx.
+
+    Attributes:
+        op_type: ONNX operator name, e.g. `"Conv"`.
+        domain: ONNX domain, `""` for the default one.
+        versions: the since-versions this implementation covers.
+        fn: JAX/NumPy implementation with ONNX semantics.
+        static_inputs: input positions that must be known while tracing (shapes, axes,
+            sizes); initializers feeding them stay constants.
+        weight_inputs: input positions that hold weights; float initializers there
+            become trainable parameters.
+        data_dependent: the output shape depends on input values (NonZero, Unique):
+            the op runs only on concrete values, i.e. outside `jax.jit`.
+    """
+
+    op_type: str
+    domain: str
+    versions: tuple[int, ...]
+    fn: Callable
+    static_inputs: tuple[int, ...] = ()
+    weight_inputs: tuple[int, ...] = ()
+    data_dependent: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+_SPECS: dict[tuple[str, str, int], OpSpec] = {}
+_BY_NAME: dict[str, OpSpec] = {}
+
+
+def op_name(domain: str, op_type: str, version: int) -> str:
+    """The axonnx op name of an ONNX op version: `onnx::Conv@11`, `com.microsoft::Gelu@1`."""
+    return f"{domain or 'onnx'}::{op_type}@{version}"
+
+
+def onnx_op(
+    op_type: str,
+    *versions: int,
+    domain: str = "",
+    static_inputs: tuple[int, ...] = (),
+    weight_inputs: tuple[int, ...] = (),
+    data_dependent: bool = False,
+) -> Callable[[Callable], Callable]:
+    """Decorator registering an ONNX op implementation for the given since-versions.
+
+    >>> @onnx_op("Relu", 6, 13, 14)
+    ... def relu(X):
+    ...     return jnp.maximum(X, 0)
+    """
+
+    def register(fn: Callable) -> Callable:
+        for version in versions:
+            spec = OpSpec(op_type, domain, tuple(versions), fn, static_inputs, weight_inputs,
+                          data_dependent)
+            _SPECS[(domain, op_type, version)] = spec
+            register_op(op_name(domain, op_type, version), fn, broadcasts=True,
+                        data_dependent=data_dependent)
+            _BY_NAME[op_name(domain, op_type, version)] = spec
+        return fn
+
+    return register
+
+
+def resolve(domain: str, op_type: str, opset: int) -> tuple[OpSpec | None, int | None]:
+    """The spec for `op_type` in a model importing `domain` at `opset`, and the
+    since-version that opset selects; `(None, version)` when unimplemented, and
+    `(None, None)` when ONNX itself has no such op at that opset."""
+    try:
+        schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain=domain)
+    except onnx.defs.SchemaError:
+        version = max((v for d, t, v in _SPECS if d == domain and t == op_type and v <= opset),
+                      default=None)
+        return (_SPECS[(domain, op_type, version)], version) if version else (None, None)
+    version = schema.since_version
+    return _SPECS.get((domain, op_type, version)), version
+
+
+def spec_of(op: str) -> OpSpec | None:
+    """The spec behind an axonnx op name such as `onnx::Conv@11`, if it is an ONNX op."""
+    return _BY_NAME.get(op)
+
+
+def specs() -> dict[tuple[str, str, int], OpSpec]:
+    """All registered specs keyed by (domain, op type, since-version)."""
+    return dict(_SPECS)

@@ -1,0 +1,67 @@
+"""Running imported models: jit-compiled per input signature, eager where it must be.
+
+Rules (documented for users):
+- A model runs under `jax.jit`, compiled once per distinct set of input shapes and
+  dtypes (cached).
+- Graph inputs that feed a shape-like slot (Reshape's shape, Slice's starts, …) and
+  string inputs are static: their values are baked into the compilation, one per
+  distinct value.
+- A model containing an op whose output shape depends on data (NonZero, Unique,
+  Compress, NonMaxSuppression, …) runs eagerly, op by op, outside `jax.jit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from axonnx.compiler import Plan, plan, run
+from axonnx.converters.registry import spec_of
+from axonnx.node import Node
+from axonnx.ops import get_op
+from axonnx.state import ModelState
+
+__all__ = ["Runtime"]
+
+
+class Runtime:
+    """A callable that runs `model` with `state` on a dict of named inputs."""
+
+    def __init__(self, model: Node, state: ModelState):
+        self.plan: Plan = plan(model)
+        self.state = state
+        self.static_names = _static_inputs(self.plan)
+        self.eager = any(get_op(n.op).data_dependent for n in self.plan.order if n.op != "input"
+                         and n.op != "param")
+        self._compiled: dict[tuple, Any] = {}
+
+    def __call__(self, inputs: Mapping[str, Any]) -> Any:
+        """The model's outputs for `inputs` (name → array)."""
+        if self.eager:
+            return run(self.plan, self.state, dict(inputs))[0]
+        static = {n: np.asarray(v) for n, v in inputs.items() if self._is_static(n, v)}
+        dynamic = {n: v for n, v in inputs.items() if n not in static}
+        signature = tuple((n, v.dtype.str, v.shape, v.tobytes()) for n, v in sorted(static.items()))
+        compiled = self._compiled.get(signature)
+        if compiled is None:
+            compiled = jax.jit(lambda state, feed: run(self.plan, state, {**feed, **static})[0])
+            self._compiled[signature] = compiled
+        return compiled(self.state, dynamic)
+
+    def _is_static(self, name: str, value: Any) -> bool:
+        return name in self.static_names or np.asarray(value).dtype == object
+
+
+def _static_inputs(laid_out: Plan) -> set[str]:
+    names = set()
+    for node in laid_out.order:
+        spec = spec_of(node.op)
+        if spec is None:
+            continue
+        for position, parent in enumerate(node.parents):
+            if position in spec.static_inputs and parent.op == "input":
+                names.add(laid_out.names[parent.id])
+    return names
