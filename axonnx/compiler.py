@@ -89,8 +89,16 @@ def _param_key(seed: int, path: tuple[str, ...]) -> jax.Array:
 
 
 def _make_param(spec: ParamSpec, seed: int, path: tuple[str, ...], dtype: str) -> jax.Array:
-    init = initializers.get(spec.initializer)
+    init = _initializer(spec.initializer)
     return init(_param_key(seed, path), spec.shape, jnp.dtype(dtype))
+
+
+def _initializer(spec: Any) -> Callable:
+    """An initializer from a name, a `{"name": ..., **hyper_parameters}` dict or a callable."""
+    if isinstance(spec, Mapping):
+        options = dict(spec)
+        return getattr(initializers, options.pop("name"))(**options)
+    return initializers.get(spec)
 
 
 def _specs(plan_: Plan):

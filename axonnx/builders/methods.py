@@ -6,6 +6,7 @@ method can be found by searching for it.
 
 from axonnx.builders import activations as act
 from axonnx.builders import combinators as comb
+from axonnx.builders import conv, linear, normalization, recurrent
 from axonnx.node import Node
 
 Node.activation = act.activation
@@ -37,3 +38,37 @@ Node.pad = comb.pad
 Node.reshape = comb.reshape
 Node.split = comb.split
 Node.transpose = comb.transpose
+
+Node.bilinear = linear.bilinear
+Node.dense = linear.dense
+Node.embedding = linear.embedding
+
+Node.adaptive_avg_pool = conv.adaptive_avg_pool
+Node.adaptive_lp_pool = conv.adaptive_lp_pool
+Node.adaptive_max_pool = conv.adaptive_max_pool
+Node.avg_pool = conv.avg_pool
+Node.conv = conv.conv
+Node.conv_transpose = conv.conv_transpose
+Node.depthwise_conv = conv.depthwise_conv
+Node.global_avg_pool = conv.global_avg_pool
+Node.global_lp_pool = conv.global_lp_pool
+Node.global_max_pool = conv.global_max_pool
+Node.lp_pool = conv.lp_pool
+Node.max_pool = conv.max_pool
+Node.resize = conv.resize
+Node.separable_conv2d = conv.separable_conv2d
+Node.separable_conv3d = conv.separable_conv3d
+
+Node.alpha_dropout = normalization.alpha_dropout
+Node.batch_norm = normalization.batch_norm
+Node.dropout = normalization.dropout
+Node.feature_alpha_dropout = normalization.feature_alpha_dropout
+Node.group_norm = normalization.group_norm
+Node.instance_norm = normalization.instance_norm
+Node.layer_norm = normalization.layer_norm
+Node.spatial_dropout = normalization.spatial_dropout
+
+Node.conv_lstm = recurrent.conv_lstm
+Node.gru = recurrent.gru
+Node.lstm = recurrent.lstm
+Node.multi_head_attention = recurrent.multi_head_attention
