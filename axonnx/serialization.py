@@ -155,7 +155,7 @@ class _Reader:
         if "__dict__" in value:
             return {self.value(k): self.value(v) for k, v in value["__dict__"]}
         if "__subgraph__" in value:
-            from axonnx.converters.onnx_import import Subgraph
+            from axonnx.converters.graph_import import Subgraph
 
             return Subgraph(self.graph(value["__subgraph__"]), tuple(value["inputs"]),
                             tuple(value["captures"]))

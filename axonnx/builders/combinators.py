@@ -135,7 +135,14 @@ def pad(
     (None, 5)
     """
     full = [(0, 0), *[tuple(p) for p in padding]]
-    return make("pad", (x,), options={"padding": full, "value": value, "mode": mode}, name=name)
+    options = {"padding": full, "value": value, "pad_mode": mode}
+    return make("pad", (x,), options=options, name=name)
+
+
+def _pad_op(x, *, padding, value, pad_mode):
+    # The compiler passes `mode` (train/inference) to ops that take it, so the padding
+    # mode travels under another name.
+    return _pad(x, padding, value=value, mode=pad_mode)
 
 
 def _reshape(x, *, shape):
@@ -199,7 +206,7 @@ register_op("multiply", _product)
 register_op("concatenate", _concatenate)
 register_op("stack", _stack)
 register_op("split", _split)
-register_op("pad", _pad)
+register_op("pad", _pad_op)
 register_op("reshape", _reshape)
 register_op("flatten", _flatten)
 register_op("transpose", _transpose)

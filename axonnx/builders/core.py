@@ -165,6 +165,13 @@ def getitem(node: Node, index: int | str, *, name: str | None = None) -> Node:
     """One output of a node that has several (a tuple or a container)."""
     if node.shape is not None and is_shape(node.shape):
         raise ShapeError(f"{node.name or node.op}: has a single output; it cannot be indexed")
+    if isinstance(node.shape, tuple | list) and isinstance(index, int):
+        if not -len(node.shape) <= index < len(node.shape):
+            # An IndexError ends iteration, so `seq, (h, c) = x.lstm(8)` unpacks.
+            raise IndexError(
+                f"{node.name or node.op}: expected an output index below "
+                f"{len(node.shape)}, got {index}"
+            )
     return make("getitem", (node,), (), {"index": index}, name=name)
 
 

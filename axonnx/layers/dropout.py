@@ -9,7 +9,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from axonnx.layers.normalization import channel_axis, check_mode
+from axonnx.layers._spatial import channel_axis, check_channels
+from axonnx.layers.normalization import check_mode
 
 __all__ = ["dropout", "alpha_dropout", "feature_alpha_dropout", "spatial_dropout"]
 
@@ -39,7 +40,8 @@ def _keep_mask(key: jax.Array, rate: float, shape: tuple[int, ...]) -> jax.Array
 
 def _feature_shape(x: jax.Array, channels: str, where: str) -> tuple[int, ...]:
     """Mask shape that drops whole feature maps: (batch, 1, ..., 1, channels)."""
-    axis = channel_axis(x, channels, where)
+    check_channels(channels, where)
+    axis = channel_axis(x.ndim, channels)
     return tuple(d if a in (0, axis) else 1 for a, d in enumerate(x.shape))
 
 

@@ -12,18 +12,16 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
+from axonnx.layers._spatial import channel_axis, check_channels
+
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
 _MODES = ("inference", "train")
 
 
-def channel_axis(x: jax.Array, channels: str, where: str) -> int:
-    """Index of the channel axis of ``x`` for ``channels`` in {"last", "first"}."""
-    if channels == "last":
-        return x.ndim - 1
-    if channels == "first":
-        return 1
-    raise ValueError(f'{where}: expected channels="last" or "first", got {channels!r}.')
+def _channel_axis(x: jax.Array, channels: str, where: str) -> int:
+    check_channels(channels, where)
+    return channel_axis(x.ndim, channels)
 
 
 def check_mode(mode: str, where: str) -> None:
@@ -109,7 +107,7 @@ def batch_norm(
     (2, 4, 4, 3)
     """
     check_mode(mode, "batch_norm")
-    axis = channel_axis(x, channels, "batch_norm")
+    axis = _channel_axis(x, channels, "batch_norm")
     xc = x.astype(_compute_dtype(x))
     scale, bias = _along(scale, x.ndim, axis), _along(bias, x.ndim, axis)
     if mode == "inference":
@@ -193,7 +191,7 @@ def group_norm(
     >>> group_norm(x, jnp.ones(6), jnp.zeros(6), num_groups=3).shape
     (2, 4, 4, 6)
     """
-    axis = channel_axis(x, channels, "group_norm")
+    axis = _channel_axis(x, channels, "group_norm")
     num_channels = x.shape[axis]
     if num_groups <= 0 or num_channels % num_groups:
         raise ValueError(
@@ -234,7 +232,7 @@ def instance_norm(
     >>> instance_norm(x, jnp.ones(3), jnp.zeros(3)).shape
     (2, 4, 4, 3)
     """
-    axis = channel_axis(x, channels, "instance_norm")
+    axis = _channel_axis(x, channels, "instance_norm")
     spatial = [a for a in range(1, x.ndim) if a != axis]
     mean, var = _moments(x.astype(_compute_dtype(x)), spatial)
     y = _standardize(x.astype(mean.dtype), mean, var, epsilon)

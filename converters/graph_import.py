@@ -1,0 +1,284 @@
+"""Converting one ONNX graph (and, recursively, its subgraphs) into graph nodes."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import onnx
+
+from axonnx.compiler import Plan, plan, run
+from axonnx.converters.loading import tensor_to_array
+from axonnx.converters.registry import op_name, resolve
+from axonnx.errors import InvalidModelError
+from axonnx.node import Node, ParamSpec
+from axonnx.ops import register_op
+from axonnx.state import ModelState
+
+__all__ = ["GraphImporter", "Subgraph", "gather_outputs"]
+
+
+@dataclass(frozen=True, eq=False)
+class Subgraph:
+    """A converted ONNX subgraph (If/Loop/Scan body) run as a function.
+
+    Attributes:
+        model: container (a tuple) of the subgraph's outputs.
+        inputs: names of the subgraph's formal inputs, in order.
+        captures: names of outer-scope values the subgraph reads.
+    """
+
+    model: Node
+    inputs: tuple[str, ...]
+    captures: tuple[str, ...]
+
+    @functools.cached_property
+    def plan(self) -> Plan:
+        """The subgraph laid out for execution (computed once)."""
+        return plan(self.model)
+
+    def __call__(self, *formal: Any, env: Mapping[str, Any]) -> tuple:
+        """Run with formal inputs and captured outer values `env` (name → value)."""
+        feed = dict(zip(self.inputs, formal, strict=True))
+        feed.update({n: env[n] for n in self.captures})
+        outputs, _, _ = run(self.plan, ModelState({}, {}), feed)
+        return outputs
+
+
+def gather_outputs(structure: dict | tuple) -> Node:
+    """A container node over imported nodes (no shape inference: shapes may be unknown)."""
+    leaves = list(structure.values() if isinstance(structure, dict) else structure)
+    positions = (dict(zip(structure, range(len(leaves)), strict=True))
+                 if isinstance(structure, dict) else tuple(range(len(leaves))))
+    return Node("container", tuple(leaves), (), {"structure": positions})
+
+
+def _none():
+    return None
+
+
+register_op("none", _none)
+
+
+def domain_of(node: onnx.NodeProto) -> str:
+    """The node's domain, with `ai.onnx` spelled as the default domain `""`."""
+    return "" if node.domain in ("", "ai.onnx") else node.domain
+
+
+class GraphImporter:
+    """Converts one ONNX graph; subgraphs get a child importer that sees its scope.
+
+    Initializers become nodes only when something uses them: float weights become
+    `param` nodes (trainable, one per initializer however many consumers), others
+    `constant` nodes. A layer rule may instead absorb a weight into a built-in layer.
+    """
+
+    def __init__(self, opsets: Mapping[str, int], dims: Mapping[str, int],
+                 parent: GraphImporter | None = None):
+        self.opsets, self.dims, self.parent = opsets, dims, parent
+        self.values: dict[str, Node] = {}
+        self.captured: dict[str, Node] = {}
+        self.params: dict[str, Any] = {}
+        self.state: dict[str, Any] = {}
+        self.initializers: dict[str, onnx.TensorProto] = {}
+        self.roles: dict[str, str] = {}
+        self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+        self.outputs: set[str] = set()
+        self.fused: set[int] = set()
+        self.none = Node("none")
+
+    def run(self, graph: onnx.GraphProto) -> dict[str, Node]:
+        """Convert `graph`; return its outputs by name (params collect in `self.params`)."""
+        from axonnx.converters.layer_rules import match_layer
+
+        self.initializers = {t.name: t for t in graph.initializer}
+        self.roles = initializer_roles(graph, self.opsets) if self.parent is None else {}
+        self.outputs = {o.name for o in graph.output}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers[name].append(node)
+        for value in graph.input:
+            if value.name not in self.initializers:
+                self.values[value.name] = self._input(value)
+        for node in graph.node:
+            if id(node) not in self.fused and not match_layer(self, node):
+                self._generic(node)
+        return {o.name: self.lookup(o.name, f"graph output {o.name!r}") for o in graph.output}
+
+    def lookup(self, name: str, user: str) -> Node:
+        """The node producing value `name`, made on first use for initializers."""
+        if name == "":
+            return self.none
+        if name in self.values:
+            return self.values[name]
+        if name in self.initializers:
+            node = self._initializer_node(name)
+        elif self.parent is not None and self.parent.defines(name):
+            node = Node("input", (), (), {"shape": None, "dtype": None}, name)
+            self.captured[name] = node
+        else:
+            raise InvalidModelError(
+                f"{user}: uses {name!r}, which no node, input or initializer defines"
+            )
+        self.values[name] = node
+        return node
+
+    def defines(self, name: str) -> bool:
+        """Whether `name` is visible in this graph's scope (for subgraph captures)."""
+        own = name in self.values or name in self.initializers
+        return own or (self.parent is not None and self.parent.defines(name))
+
+    def weight(self, name: str) -> np.ndarray | None:
+        """The value of a float weight initializer that only one node consumes, else None."""
+        if (self.roles.get(name) != "param" or len(self.consumers[name]) != 1
+                or name in self.outputs or name in self.values):
+            return None
+        return tensor_to_array(self.initializers[name])
+
+    def _initializer_node(self, name: str) -> Node:
+        array = tensor_to_array(self.initializers[name])
+        if self.roles.get(name) == "param":
+            self.params[name] = jnp.asarray(array)
+            spec = ParamSpec("value", array.shape, "zeros", array.dtype.name, "param",
+                             {"onnx_name": name})
+            return Node("param", (), (spec,), {}, name, None, array.shape, array.dtype.name,
+                        {"onnx_name": name})
+        return Node("constant", (), (), {"value": array}, None, None, array.shape,
+                    array.dtype.name, {"onnx_name": name})
+
+    def _input(self, value: onnx.ValueInfoProto) -> Node:
+        shape, dtype = value_type(value, self.dims)
+        return Node("input", (), (), {"shape": shape, "dtype": dtype}, value.name, None, shape,
+                    dtype)
+
+    def _generic(self, proto: onnx.NodeProto) -> None:
+        domain = domain_of(proto)
+        _, version = resolve(domain, proto.op_type, self.opsets[domain])
+        where = f"node {proto.name or proto.output[0]!r} ({proto.op_type})"
+        parents = [self.lookup(i, where) for i in proto.input]
+        options, captured = self._attributes(proto)
+        node = Node(op_name(domain, proto.op_type, version), tuple(parents + captured), (),
+                    options, layer_name(proto), None, None, None,
+                    onnx_meta(proto, domain, version))
+        self.bind_outputs(proto, node)
+
+    def _attributes(self, proto: onnx.NodeProto) -> tuple[dict, list[Node]]:
+        options, captures = {}, {}
+        for attr in proto.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                options[attr.name] = self._subgraph(attr.g, captures)
+            else:
+                options[attr.name] = attribute_value(attr)
+        if captures:
+            options["capture_names"] = tuple(captures)
+        return options, list(captures.values())
+
+    def _subgraph(self, graph: onnx.GraphProto, captures: dict) -> Subgraph:
+        child = GraphImporter(self.opsets, self.dims, parent=self)
+        outputs = child.run(graph)
+        model = gather_outputs(tuple(outputs[o.name] for o in graph.output))
+        for name in child.captured:
+            captures.setdefault(name, self.lookup(name, "subgraph"))
+        inputs = tuple(i.name for i in graph.input)
+        return Subgraph(model, inputs, tuple(child.captured))
+
+    def bind_outputs(self, proto: onnx.NodeProto, node: Node) -> None:
+        """Make `node` (or one `getitem` per output) the producer of the node's outputs."""
+        outputs = list(proto.output)
+        if len(outputs) == 1:
+            self.values[outputs[0]] = node
+            return
+        for index, out in enumerate(outputs):
+            if out:
+                self.values[out] = Node("getitem", (node,), (), {"index": index}, None, None,
+                                        None, None, {"onnx_output": out})
+
+
+def onnx_meta(proto: onnx.NodeProto, domain: str, version: int | None) -> dict:
+    """What an imported node remembers of its ONNX origin (for export and reports)."""
+    return {"onnx_name": proto.name, "op_type": proto.op_type, "domain": domain,
+            "opset": version, "outputs": list(proto.output)}
+
+
+def layer_name(proto: onnx.NodeProto) -> str | None:
+    """A readable layer name from the ONNX node name (`/encoder/layer.0/MatMul` →
+    `encoder.layer.0`), or None for anonymous nodes."""
+    name = proto.name
+    if not name or "::" in name:
+        return None
+    parts = [p for p in re.split(r"[/]", name) if p]
+    if len(parts) > 1 and re.fullmatch(rf"{proto.op_type}(_\d+)?", parts[-1]):
+        parts = parts[:-1]
+    return ".".join(parts) or None
+
+
+def initializer_roles(graph: onnx.GraphProto, opsets: Mapping[str, int]) -> dict[str, str]:
+    """'param' for float initializers that act as weights; others stay constants.
+
+    A float initializer is a weight unless an op needs it while compiling (a shape,
+    scales, axes: the spec's `static_inputs`), and it is either in a spec's
+    `weight_inputs` slot or has more than one element.
+    """
+    static, weight = set(), set()
+    for node in graph.node:
+        domain = domain_of(node)
+        spec, _ = resolve(domain, node.op_type, opsets.get(domain, 0))
+        if spec is None:
+            continue
+        for position, name in enumerate(node.input):
+            if position in spec.static_inputs:
+                static.add(name)
+            elif position in spec.weight_inputs:
+                weight.add(name)
+    roles = {}
+    for tensor in graph.initializer:
+        if tensor.data_type not in _FLOATS or tensor.name in static:
+            continue
+        size = int(np.prod(tensor.dims)) if tensor.dims else 1
+        if tensor.name in weight or size > 1:
+            roles[tensor.name] = "param"
+    return roles
+
+
+_FLOATS = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
+           onnx.TensorProto.BFLOAT16}
+
+
+def value_type(value: onnx.ValueInfoProto, dims: Mapping[str, int]) -> tuple[Any, Any]:
+    """`(shape, dtype name)` of a graph value; symbolic dims are bound from `dims` or None."""
+    if not value.type.HasField("tensor_type"):
+        return None, None
+    tensor = value.type.tensor_type
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else None
+    if not tensor.HasField("shape"):
+        return None, dtype
+    return tuple(_dim(d, dims) for d in tensor.shape.dim), dtype
+
+
+def _dim(dim: onnx.TensorShapeProto.Dimension, dims: Mapping[str, int]) -> int | None:
+    if dim.HasField("dim_value"):
+        return int(dim.dim_value)
+    return dims.get(dim.dim_param)
+
+
+def attribute_value(attr: onnx.AttributeProto) -> Any:
+    """A Python value for an ONNX attribute: tensors as NumPy, strings decoded, lists as
+    tuples."""
+    value = onnx.helper.get_attribute_value(attr)
+    if attr.type == onnx.AttributeProto.TENSOR:
+        return tensor_to_array(value)
+    if attr.type == onnx.AttributeProto.TENSORS:
+        return [tensor_to_array(t) for t in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, list) and value and isinstance(value[0], bytes):
+        return tuple(v.decode("utf-8") for v in value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value

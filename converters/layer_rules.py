@@ -1,0 +1,235 @@
+"""ONNX patterns that are built-in axonnx layers, recognised on import.
+
+Each rule looks at one ONNX node (and, for MatMul + Add, its consumer); when the
+weights it needs are initializers used by that node alone, it emits the built-in
+layer (dense, conv, batch_norm, layer_norm, embedding) with the weights as the
+layer's parameters, each remembering its ONNX initializer name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jax.numpy as jnp
+import numpy as np
+import onnx
+
+import axonnx.builders.conv  # noqa: F401  (registers the layer ops used below)
+import axonnx.builders.linear  # noqa: F401
+import axonnx.builders.normalization  # noqa: F401
+from axonnx.converters.graph_import import GraphImporter, domain_of, layer_name, onnx_meta
+from axonnx.converters.registry import resolve
+from axonnx.node import Node, ParamSpec
+
+__all__ = ["match_layer"]
+
+Rule = Callable[[GraphImporter, onnx.NodeProto], bool]
+_RULES: dict[str, Rule] = {}
+
+
+def _rule(op_type: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        _RULES[op_type] = fn
+        return fn
+
+    return register
+
+
+def match_layer(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    """Emit a built-in layer for `proto` if a rule matches; return whether one did."""
+    rule = _RULES.get(proto.op_type)
+    return domain_of(proto) == "" and rule is not None and rule(importer, proto)
+
+
+@dataclass
+class _Layer:
+    """A layer being assembled from ONNX weights."""
+
+    op: str
+    proto: onnx.NodeProto
+    inputs: list[str]
+    options: dict = field(default_factory=dict)
+    params: list[tuple[str, str, np.ndarray, str]] = field(default_factory=list)
+    transposed: set[str] = field(default_factory=set)
+
+    def param(self, name: str, onnx_name: str, value: np.ndarray, kind: str = "param") -> None:
+        self.params.append((name, onnx_name, value, kind))
+
+    def emit(self, importer: GraphImporter, output: str) -> bool:
+        name = _unique(importer, _name_for(self))
+        specs = []
+        for param, onnx_name, value, kind in self.params:
+            meta = {"onnx_name": onnx_name}
+            if param in self.transposed:
+                meta["onnx_transposed"] = True
+            specs.append(ParamSpec(param, value.shape, "zeros", value.dtype.name, kind, meta))
+            tree = importer.state if kind == "state" else importer.params
+            tree.setdefault(name, {})[param] = jnp.asarray(value)
+        where = f"node {self.proto.name or output!r} ({self.proto.op_type})"
+        parents = tuple(importer.lookup(i, where) for i in self.inputs)
+        domain = domain_of(self.proto)
+        version = resolve(domain, self.proto.op_type, importer.opsets[domain])[1]
+        meta = onnx_meta(self.proto, domain, version)
+        node = Node(self.op, parents, tuple(specs), self.options, name, None, None, None, meta)
+        importer.values[output] = node
+        return True
+
+
+def _name_for(layer: _Layer) -> str:
+    onnx_names = [n for _, n, _, _ in layer.params]
+    prefix = os.path.commonprefix(onnx_names).rstrip("._")
+    if prefix and "::" not in prefix and all(n[len(prefix):].lstrip("._") for n in onnx_names):
+        return prefix
+    return layer_name(layer.proto) or f"{layer.op}_{layer.proto.output[0]}"
+
+
+def _unique(importer: GraphImporter, name: str) -> str:
+    taken = importer.__dict__.setdefault("_layer_names", set())
+    candidate, k = name, 1
+    while candidate in taken:
+        candidate, k = f"{name}_{k}", k + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _attrs(proto: onnx.NodeProto) -> dict:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in proto.attribute}
+
+
+def _single_output(proto: onnx.NodeProto) -> bool:
+    return len([o for o in proto.output if o]) == 1
+
+
+@_rule("MatMul")
+def _matmul(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    kernel = importer.weight(proto.input[1])
+    if kernel is None or kernel.ndim != 2:
+        return False
+    layer = _Layer("dense", proto, [proto.input[0]])
+    layer.param("kernel", proto.input[1], kernel)
+    output = proto.output[0]
+    add = _bias_add(importer, output, kernel.shape[1])
+    if add is not None:
+        node, bias_name = add
+        layer.param("bias", bias_name, importer.weight(bias_name))
+        importer.fused.add(id(node))
+        output = node.output[0]
+    return layer.emit(importer, output)
+
+
+def _bias_add(importer: GraphImporter, value: str, units: int):
+    consumers = importer.consumers[value]
+    if len(consumers) != 1 or value in importer.outputs:
+        return None
+    node = consumers[0]
+    if node.op_type != "Add" or domain_of(node) != "":
+        return None
+    other = node.input[1] if node.input[0] == value else node.input[0]
+    bias = importer.weight(other)
+    if bias is None or bias.shape != (units,):
+        return None
+    return node, other
+
+
+@_rule("Gemm")
+def _gemm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    attrs = _attrs(proto)
+    weight = importer.weight(proto.input[1])
+    if (weight is None or weight.ndim != 2 or attrs.get("alpha", 1.0) != 1.0
+            or attrs.get("transA", 0) or attrs.get("beta", 1.0) != 1.0):
+        return False
+    transposed = bool(attrs.get("transB", 0))
+    kernel = weight.T if transposed else weight
+    bias_name = proto.input[2] if len(proto.input) > 2 else ""
+    bias = importer.weight(bias_name) if bias_name else None
+    if bias_name and (bias is None or bias.shape != (kernel.shape[1],)):
+        return False
+    layer = _Layer("dense", proto, [proto.input[0]])
+    layer.param("kernel", proto.input[1], kernel)
+    if transposed:
+        layer.transposed.add("kernel")
+    if bias is not None:
+        layer.param("bias", bias_name, bias)
+    return layer.emit(importer, proto.output[0])
+
+
+def _conv_padding(attrs: dict, spatial: int):
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else auto_pad
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        return "same" if auto_pad == "SAME_UPPER" else "same_lower"
+    if auto_pad == "VALID":
+        return "valid"
+    pads = list(attrs.get("pads", [0] * 2 * spatial))
+    return tuple((pads[i], pads[i + spatial]) for i in range(spatial))
+
+
+@_rule("Conv")
+def _conv(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    kernel = importer.weight(proto.input[1])
+    bias_name = proto.input[2] if len(proto.input) > 2 else ""
+    bias = importer.weight(bias_name) if bias_name else None
+    if kernel is None or kernel.ndim < 3 or (bias_name and bias is None):
+        return False
+    attrs = _attrs(proto)
+    spatial = kernel.ndim - 2
+    layer = _Layer("conv", proto, [proto.input[0]], {
+        "strides": tuple(attrs.get("strides", [1] * spatial)),
+        "padding": _conv_padding(attrs, spatial),
+        "kernel_dilation": tuple(attrs.get("dilations", [1] * spatial)),
+        "feature_group_count": int(attrs.get("group", 1)),
+        "channels": "first",
+    })
+    layer.param("kernel", proto.input[1], kernel)
+    if bias is not None:
+        layer.param("bias", bias_name, bias)
+    return layer.emit(importer, proto.output[0])
+
+
+@_rule("BatchNormalization")
+def _batch_norm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    attrs = _attrs(proto)
+    values = [importer.weight(n) for n in proto.input[1:5]]
+    if (len(proto.input) != 5 or any(v is None for v in values) or not _single_output(proto)
+            or attrs.get("training_mode", 0) or not attrs.get("spatial", 1)):
+        return False
+    layer = _Layer("batch_norm", proto, [proto.input[0]], {
+        "epsilon": float(attrs.get("epsilon", 1e-5)),
+        "momentum": float(attrs.get("momentum", 0.9)),
+        "channels": "first",
+    })
+    for (param, kind), name, value in zip(
+        [("scale", "param"), ("bias", "param"), ("mean", "state"), ("var", "state")],
+        proto.input[1:5], values, strict=True,
+    ):
+        layer.param(param, name, value, kind)
+    return layer.emit(importer, proto.output[0])
+
+
+@_rule("LayerNormalization")
+def _layer_norm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    attrs = _attrs(proto)
+    scale = importer.weight(proto.input[1])
+    bias_name = proto.input[2] if len(proto.input) > 2 else ""
+    bias = importer.weight(bias_name) if bias_name else None
+    if (scale is None or scale.ndim != 1 or attrs.get("axis", -1) != -1
+            or not _single_output(proto) or (bias_name and bias is None)):
+        return False
+    layer = _Layer("layer_norm", proto, [proto.input[0]],
+                   {"epsilon": float(attrs.get("epsilon", 1e-5))})
+    layer.param("scale", proto.input[1], scale)
+    if bias is not None:
+        layer.param("bias", bias_name, bias)
+    return layer.emit(importer, proto.output[0])
+
+
+@_rule("Gather")
+def _embedding(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    table = importer.weight(proto.input[0])
+    if table is None or table.ndim != 2 or _attrs(proto).get("axis", 0) != 0:
+        return False
+    layer = _Layer("embedding", proto, [proto.input[1]])
+    layer.param("table", proto.input[0], table)
+    return layer.emit(importer, proto.output[0])
