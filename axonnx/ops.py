@@ -50,12 +50,15 @@ def register_op(
     folds: bool = True,
     broadcasts: bool = False,
     data_dependent: bool = False,
+    contextual: bool = True,
 ) -> OpDef:
     """Register `fn` as the implementation of op `name` and return its `OpDef`.
 
+    When `contextual`, keyword parameters named `key` and `mode` receive the PRNG key
+    and the mode (ONNX ops pass False: their `mode` is an ONNX attribute).
     Registering the same name twice with a different function is an error.
     """
-    params = inspect.signature(fn).parameters
+    params = inspect.signature(fn).parameters if contextual else {}
     op = OpDef(name, fn, "key" in params, "mode" in params, folds, broadcasts, data_dependent)
     previous = _OPS.get(name)
     if previous is not None and previous.fn is not fn:

@@ -75,7 +75,7 @@ def onnx_op(
                           data_dependent)
             _SPECS[(domain, op_type, version)] = spec
             register_op(op_name(domain, op_type, version), fn, broadcasts=True,
-                        data_dependent=data_dependent)
+                        data_dependent=data_dependent, contextual=False)
             _BY_NAME[op_name(domain, op_type, version)] = spec
         return fn
 

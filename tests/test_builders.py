@@ -10,18 +10,14 @@ from axonnx.node import Node, topological_order
 
 
 def _run(model, *arrays):
-    """Run `model` (inference) on arrays; the real output shapes check shape inference."""
-    state = ax.init(model)
+    """Run `model` in inference mode on arrays."""
+    init_fn, predict_fn = ax.build(model)
     inputs = arrays[0] if len(arrays) == 1 else tuple(arrays)
-    return ax.build(model)[1](state, inputs)
+    return jax.jit(predict_fn)(init_fn(), inputs)
 
 
-def _concrete(shape, batch=3):
-    return tuple(batch if d is None else d for d in shape)
-
-
-def _ones(shape, dtype=np.float32, batch=3):
-    return np.ones(_concrete(shape, batch), dtype)
+def _ones(shape, batch=3):
+    return np.ones(tuple(batch if d is None else d for d in shape), np.float32)
 
 
 # ---------------------------------------------------------------- single-input builders
@@ -76,8 +72,6 @@ def test_single_input_builder_shape(builder, shape, args, kwargs, expected):
     node = getattr(ax, builder)(x, *args, **kwargs)
     assert node.shape == expected
     assert node.dtype == "float32"
-    out = _run(node, _ones(shape))
-    assert out.shape == _concrete(expected)
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)
@@ -142,8 +136,6 @@ def test_recurrent_shapes(builder, n_gates, direction, dirs):
         assert final.shape == (dirs, None, 5)
     kernel = seq.parents[0].params[0]
     assert kernel.shape == (dirs, 3, n_gates * 5)
-    out = _run(ax.container((seq, final)), _ones((None, 7, 3)))
-    assert out[0].shape == (3, 7, dirs, 5)
 
 
 def test_multi_output_nodes_unpack():
@@ -155,10 +147,8 @@ def test_multi_output_nodes_unpack():
 
 def test_conv_lstm_shapes():
     seq, (h, c) = ax.conv_lstm(ax.input("x", shape=(None, 4, 6, 6, 2)), 3, 3)
-    assert seq.shape[0] is None
-    assert seq.shape[-1] == 3
-    out = _run(ax.container((seq, h)), _ones((None, 4, 6, 6, 2)))
-    assert out[0].shape == _concrete(seq.shape)
+    assert seq.shape == (None, 4, 6, 6, 3)
+    assert h.shape == c.shape == (None, 6, 6, 3)
 
 
 # ---------------------------------------------------------------- multi-input combinators

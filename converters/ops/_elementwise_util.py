@@ -27,6 +27,9 @@ _SATURATING_FLOAT8 = frozenset(
         TensorProto.FLOAT8E5M2FNUZ,
     }
 )
+_SUB_BYTE_INTS = frozenset(
+    np.dtype(t) for t in (ml_dtypes.int4, ml_dtypes.uint4, ml_dtypes.int2, ml_dtypes.uint2)
+)
 _E8M0_ROUND_MODES = ("up", "down", "nearest")
 
 
@@ -86,7 +89,13 @@ def cast(x: Any, to: int, *, saturate: int = 1, round_mode: str = "up", op: str 
     if to in _SATURATING_FLOAT8 and saturate:
         info = ml_dtypes.finfo(target)
         x = jnp.clip(_wide_float(x), float(info.min), float(info.max))
+    elif target in _SUB_BYTE_INTS and not _is_integral(x):
+        x = x.astype(jnp.int32)  # wraps out-of-range values, as ml_dtypes (XLA saturates)
     return x.astype(target)
+
+
+def _is_integral(x: jax.Array) -> bool:
+    return jnp.issubdtype(x.dtype, jnp.integer) or x.dtype == np.bool_
 
 
 def _wide_float(x: jax.Array) -> jax.Array:

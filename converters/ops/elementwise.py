@@ -315,6 +315,11 @@ def less_or_equal(A, B):
 def where(condition, X, Y):
     """ONNX Where-9..16: X where condition is true, else Y (numbers or strings)."""
     if is_strings(X) or is_strings(Y):
+        if isinstance(condition, jax.core.Tracer):
+            raise UnsupportedOpError(
+                "Where: choosing between strings needs the condition while the model is "
+                "compiled, but it depends on run-time data. Run the model without jax.jit."
+            )
         return np.where(np.asarray(condition), X, Y)
     return jnp.where(condition, X, Y)
 

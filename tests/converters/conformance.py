@@ -1,56 +1,7 @@
-"""The ONNX backend node test cases, run through `import_onnx` + `jax.jit`.
-
-Run as a script to list the failing cases with a one-line reason each:
-    python tests/converters/conformance.py [PATTERN] > failures.txt
-"""
-
-from __future__ import annotations
+"""Shim: the conformance runner lives in axonnx.converters.conformance."""
 
 import sys
-import warnings
 
-import jax
-from onnx.backend.test.runner import Runner
+from axonnx.converters.conformance import main
 
-from axonnx.converters.backend import AxonnxRep
-
-
-def node_cases():
-    """Every node test case shipped with onnx (its generators warn: silenced)."""
-    from onnx.backend.test.case.node import collect_testcases
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return collect_testcases()
-
-
-def run_case(case) -> None:
-    """Run one case with 64-bit JAX; raise AssertionError (or any error) on failure."""
-    with jax.enable_x64(True), jax.numpy_rank_promotion("allow"):
-        rep = AxonnxRep(case.model)
-        for inputs, expected in case.data_sets:
-            outputs = rep.run(list(inputs))
-            Runner.assert_similar_outputs(list(expected), list(outputs), case.rtol, case.atol)
-
-
-def _reason(error: BaseException) -> str:
-    text = f"{type(error).__name__}: {error}".replace("\n", " ")
-    return text[:200]
-
-
-if __name__ == "__main__":
-    pattern = sys.argv[1] if len(sys.argv) > 1 else ""
-    failed = total = 0
-    for case in node_cases():
-        if pattern not in case.name:
-            continue
-        total += 1
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                run_case(case)
-        except Exception as error:  # report every kind of failure
-            failed += 1
-            print(f"{case.name}\t{_reason(error)}")
-    print(f"# {total - failed} passed, {failed} failed of {total}", file=sys.stderr)
-
+sys.exit(1 if main(sys.argv[1:]) else 0)
