@@ -4,6 +4,7 @@ Build, import, run, train and export neural networks as graphs of nodes compiled
 to JAX/XLA.
 """
 
+import axonnx.builders.methods  # noqa: F401  (chained methods on Node)
 from axonnx import activations, initializers, layers, losses, metrics
 from axonnx.builders.activations import (
     activation,
@@ -43,12 +44,6 @@ from axonnx.builders.combinators import (
     subtract,
     transpose,
 )
-import axonnx.builders.methods  # noqa: F401  (chained methods on Node)
-from axonnx.builders.linear import (
-    bilinear,
-    dense,
-    embedding,
-)
 from axonnx.builders.conv import (
     adaptive_avg_pool,
     adaptive_lp_pool,
@@ -66,6 +61,12 @@ from axonnx.builders.conv import (
     separable_conv2d,
     separable_conv3d,
 )
+from axonnx.builders.core import constant, container, getitem, input, layer, namespace, param
+from axonnx.builders.linear import (
+    bilinear,
+    dense,
+    embedding,
+)
 from axonnx.builders.normalization import (
     alpha_dropout,
     batch_norm,
@@ -82,10 +83,8 @@ from axonnx.builders.recurrent import (
     lstm,
     multi_head_attention,
 )
-from axonnx.builders.core import constant, container, getitem, input, layer, namespace, param
 from axonnx.compiler import build, init, predict
-from axonnx.graph import apply_policy, map_nodes
-from axonnx.serialization import load, save
+from axonnx.converters import import_onnx
 from axonnx.errors import (
     AxonnxError,
     InvalidModelError,
@@ -94,11 +93,12 @@ from axonnx.errors import (
     UnsafeFileError,
     UnsupportedOpError,
 )
+from axonnx.graph import apply_policy, map_nodes
 from axonnx.node import Node, ParamSpec
 from axonnx.policy import Policy, policy
+from axonnx.serialization import load, save
 from axonnx.state import ModelState
 from axonnx.summary import summary
-from axonnx.converters import import_onnx
 
 __all__ = [
     "apply_policy",

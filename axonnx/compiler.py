@@ -218,7 +218,11 @@ def _check_input(plan_: Plan, node: Node, value: Any) -> Any:
 
 
 def _show(shape) -> str:
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (",)" if len(shape) == 1 else ")")
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + (",)" if len(shape) == 1 else ")")
+    )
 
 
 def _layer_params(plan_: Plan, node: Node, state: ModelState, new_state: dict) -> list:

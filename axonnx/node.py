@@ -136,4 +136,3 @@ def _kahn(nodes: dict[int, Node]) -> list[Node]:
             if waiting[c] == 0:
                 heapq.heappush(ready, c)
     return order
-

@@ -25,7 +25,9 @@ class Policy(NamedTuple):
         return "p={} c={} o={}".format(*short)
 
 
-def policy(params: str = "float32", compute: str | None = None, output: str | None = None) -> Policy:
+def policy(
+    params: str = "float32", compute: str | None = None, output: str | None = None
+) -> Policy:
     """Make a `Policy`; `compute` and `output` default to `params`.
 
     >>> str(policy("float32", "bfloat16"))

@@ -29,8 +29,21 @@ from axonnx.state import ModelState
 __all__ = ["load", "save"]
 
 FORMAT = "axonnx/1"
-_NATIVE = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64",
-           "uint8", "uint16", "uint32", "uint64", "bool"}
+_NATIVE = {
+    "float16",
+    "float32",
+    "float64",
+    "bfloat16",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+}
 
 
 class _Writer:
@@ -63,8 +76,11 @@ class _Writer:
         if isinstance(value, dict):
             return {"__dict__": [[self.value(k), self.value(v)] for k, v in value.items()]}
         if hasattr(value, "model") and hasattr(value, "captures"):  # an ONNX subgraph
-            return {"__subgraph__": self.graph(value.model),
-                    "inputs": list(value.inputs), "captures": list(value.captures)}
+            return {
+                "__subgraph__": self.graph(value.model),
+                "inputs": list(value.inputs),
+                "captures": list(value.captures),
+            }
         if value is None or isinstance(value, bool | int | float | str):
             return value
         if callable(value):
@@ -91,9 +107,14 @@ class _Writer:
         }
 
     def param(self, spec: ParamSpec) -> dict:
-        return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype,
-                "kind": spec.kind, "initializer": self.value(spec.initializer),
-                "meta": self.value(dict(spec.meta))}
+        return {
+            "name": spec.name,
+            "shape": list(spec.shape),
+            "dtype": spec.dtype,
+            "kind": spec.kind,
+            "initializer": self.value(spec.initializer),
+            "meta": self.value(dict(spec.meta)),
+        }
 
 
 def _reference(fn: Any) -> str:
@@ -157,8 +178,9 @@ class _Reader:
         if "__subgraph__" in value:
             from axonnx.converters.graph_import import Subgraph
 
-            return Subgraph(self.graph(value["__subgraph__"]), tuple(value["inputs"]),
-                            tuple(value["captures"]))
+            return Subgraph(
+                self.graph(value["__subgraph__"]), tuple(value["inputs"]), tuple(value["captures"])
+            )
         if "__ref__" in value:
             return self.reference(value["__ref__"])
         raise InvalidModelError(f"load: unknown value encoding {sorted(value)}")
@@ -188,17 +210,30 @@ class _Reader:
         nodes: list[Node] = []
         for item in graph["nodes"]:
             self.check_op(item["op"])
-            nodes.append(Node(
-                item["op"], tuple(nodes[i] for i in item["parents"]),
-                tuple(self.param(p) for p in item["params"]), self.value(item["options"]),
-                item["name"], Policy(*item["policy"]) if item["policy"] else None,
-                self.value(item["shape"]), self.value(item["dtype"]), self.value(item["meta"]),
-            ))
+            nodes.append(
+                Node(
+                    item["op"],
+                    tuple(nodes[i] for i in item["parents"]),
+                    tuple(self.param(p) for p in item["params"]),
+                    self.value(item["options"]),
+                    item["name"],
+                    Policy(*item["policy"]) if item["policy"] else None,
+                    self.value(item["shape"]),
+                    self.value(item["dtype"]),
+                    self.value(item["meta"]),
+                )
+            )
         return nodes[graph["output"]]
 
     def param(self, item: dict) -> ParamSpec:
-        return ParamSpec(item["name"], tuple(item["shape"]), self.value(item["initializer"]),
-                         item["dtype"], item["kind"], self.value(item["meta"]))
+        return ParamSpec(
+            item["name"],
+            tuple(item["shape"]),
+            self.value(item["initializer"]),
+            item["dtype"],
+            item["kind"],
+            self.value(item["meta"]),
+        )
 
     def check_op(self, op: str) -> None:
         if op in registered_ops() or op in ("input", "param"):
@@ -220,8 +255,9 @@ def load(path: str | os.PathLike, *, allow_custom: bool = False) -> tuple[Node, 
     model = reader.graph(header["graph"])
     if "params" not in header:
         return model, None
-    return model, ModelState(_to_jax(reader.value(header["params"])),
-                             _to_jax(reader.value(header["state"])))
+    return model, ModelState(
+        _to_jax(reader.value(header["params"])), _to_jax(reader.value(header["state"]))
+    )
 
 
 def _to_jax(tree: Any) -> Any:
@@ -244,5 +280,3 @@ def _read(path: Path) -> tuple[dict, dict]:
     if header.get("format") != FORMAT:
         raise InvalidModelError(f"{path}: unsupported format {header.get('format')!r}")
     return tensors, header
-
-

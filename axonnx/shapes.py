@@ -20,8 +20,7 @@ _PROBES = (5, 7)
 def infer(op: str, parents: tuple, params: tuple, options: dict, where: str) -> tuple[Any, Any]:
     """Shape and dtype of `op`'s output, nested like the output; raises `ShapeError`."""
     runs = [_evaluate(op, parents, params, options, size, where) for size in _probes(parents)]
-    shapes = jax.tree_util.tree_map(lambda *s: _merge(s), *[r[0] for r in runs],
-                                    is_leaf=is_shape)
+    shapes = jax.tree_util.tree_map(lambda *s: _merge(s), *[r[0] for r in runs], is_leaf=is_shape)
     return shapes, runs[0][1]
 
 
@@ -50,7 +49,9 @@ def _struct(node, size: int) -> Any:
     if node.op == "constant":
         return node.options["value"]
     if node.shape is None:
-        raise ShapeError(f"{node.name or node.op}: output shape unknown; cannot infer shapes after it")
+        raise ShapeError(
+            f"{node.name or node.op}: output shape unknown; cannot infer shapes after it"
+        )
 
     def one(shape, dtype):
         return jax.ShapeDtypeStruct(tuple(size if d is None else d for d in shape), dtype)

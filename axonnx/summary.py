@@ -59,8 +59,10 @@ def _itemsize(dtype: str) -> int:
 def _row(laid_out, node: Node, n_params: int, n_bytes: int) -> tuple[str, ...]:
     parents = ", ".join(f'"{laid_out.names[p.id]}"' for p in node.parents)
     label = op_label(node.op)
-    layer = f"{laid_out.names[node.id]} ( {label}[{parents}] )" if parents else (
-        f"{laid_out.names[node.id]} ( {label} )"
+    layer = (
+        f"{laid_out.names[node.id]} ( {label}[{parents}] )"
+        if parents
+        else (f"{laid_out.names[node.id]} ( {label} )")
     )
     policy = str(node.policy or Policy())
     return (layer, _shape_text(node.shape), policy, str(n_params), f"{n_bytes} bytes")
@@ -83,5 +85,6 @@ def _table(rows: list[tuple[str, ...]], footer: list[str]) -> str:
     total = sum(widths) + 3 * (len(widths) - 1) + 2
     title = "Model".center(total).rstrip()
     body = [line(r) for r in rows]
-    return "\n".join(["-" * total, title, "=" * total, line(_HEADER), "=" * total,
-                      *body, "-" * total, *footer])
+    return "\n".join(
+        ["-" * total, title, "=" * total, line(_HEADER), "=" * total, *body, "-" * total, *footer]
+    )

@@ -33,8 +33,9 @@ def write_outputs(path: str | os.PathLike, outputs: Any) -> None:
         leaves = jax.tree_util.tree_leaves(outputs)
         arrays = {f"output_{i}": np.asarray(v) for i, v in enumerate(leaves)}
     target = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz",
-                                         dir=target.parent or ".")
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".npz", dir=target.parent or "."
+    )
     os.close(handle)
     try:
         np.savez(temporary, **arrays)

@@ -72,8 +72,9 @@ def _load_any(path: str, dims: dict[str, int]):
 @handles_errors
 def import_command(model: str, output: str | None, dims: str | None) -> None:
     """Convert an ONNX model to an axonnx model file and print its summary."""
-    import axonnx as ax
     from axonnx.cli.report import mapping_report
+
+    import axonnx as ax
 
     graph, state = ax.import_onnx(model, dims=_parse_dims(dims))
     target = Path(output) if output else Path(model).with_suffix(".axonnx")
@@ -97,10 +98,20 @@ def summary_command(model: str, dims: str | None) -> None:
 
 @main.command("run")
 @click.argument("model", type=click.Path(dir_okay=False))
-@click.option("--inputs", "inputs_path", required=True, type=click.Path(dir_okay=False),
-              help="Inputs as an .npz file keyed by input name.")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Where to write the outputs (.npz).")
+@click.option(
+    "--inputs",
+    "inputs_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Inputs as an .npz file keyed by input name.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the outputs (.npz).",
+)
 @click.option("--dims", help="Bind symbolic dimensions, e.g. batch=1,sequence=128.")
 @handles_errors
 def run_command(model: str, inputs_path: str, output: str, dims: str | None) -> None:

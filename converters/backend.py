@@ -8,10 +8,9 @@ from typing import Any
 import jax
 import numpy as np
 import onnx
-from onnx.backend.base import Backend, BackendRep, Device, DeviceType
-
 from axonnx.converters.onnx_import import import_onnx
 from axonnx.converters.runtime import Runtime
+from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 __all__ = ["AxonnxBackend", "AxonnxRep", "prepare", "run_model", "run_node", "supports_device"]
 
@@ -22,8 +21,11 @@ class AxonnxRep(BackendRep):
     def __init__(self, model: onnx.ModelProto):
         self.graph_model, self.state = import_onnx(model)
         self.runtime = Runtime(self.graph_model, self.state)
-        self.input_names = [i.name for i in model.graph.input
-                            if i.name not in {t.name for t in model.graph.initializer}]
+        self.input_names = [
+            i.name
+            for i in model.graph.input
+            if i.name not in {t.name for t in model.graph.initializer}
+        ]
         self.output_names = list(self.graph_model.meta["onnx_outputs"])
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple[np.ndarray, ...]:
@@ -50,17 +52,28 @@ class AxonnxBackend(Backend):
         return AxonnxRep(model)
 
     @classmethod
-    def run_model(cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU",
-                  **kwargs: Any) -> tuple:
+    def run_model(
+        cls, model: onnx.ModelProto, inputs: Any, device: str = "CPU", **kwargs: Any
+    ) -> tuple:
         """Import, compile and run `model` once."""
         return cls.prepare(model, device, **kwargs).run(inputs)
 
     @classmethod
-    def run_node(cls, node: onnx.NodeProto, inputs: Any, device: str = "CPU",
-                 outputs_info=None, **kwargs: Any) -> tuple:
+    def run_node(
+        cls,
+        node: onnx.NodeProto,
+        inputs: Any,
+        device: str = "CPU",
+        outputs_info=None,
+        **kwargs: Any,
+    ) -> tuple:
         """Run one node by wrapping it in a model of the newest opset."""
-        graph_inputs = [onnx.helper.make_tensor_value_info(name, onnx.helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype), np.shape(v))
-                        for name, v in zip(node.input, inputs, strict=False)]
+        graph_inputs = [
+            onnx.helper.make_tensor_value_info(
+                name, onnx.helper.np_dtype_to_tensor_dtype(np.asarray(v).dtype), np.shape(v)
+            )
+            for name, v in zip(node.input, inputs, strict=False)
+        ]
         graph_outputs = [onnx.helper.make_empty_tensor_value_info(o) for o in node.output]
         graph = onnx.helper.make_graph([node], "run_node", graph_inputs, graph_outputs)
         model = onnx.helper.make_model(graph)

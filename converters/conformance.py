@@ -11,10 +11,9 @@ import warnings
 
 import jax
 import onnx
+from axonnx.converters.backend import AxonnxRep
 from onnx import numpy_helper
 from onnx.backend.test.runner import Runner
-
-from axonnx.converters.backend import AxonnxRep
 
 
 def node_cases():
@@ -71,4 +70,3 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(1 if main(sys.argv[1:]) else 0)
-

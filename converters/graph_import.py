@@ -12,10 +12,10 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 import onnx
-
-from axonnx.compiler import Plan, plan, run
 from axonnx.converters.loading import tensor_to_array
 from axonnx.converters.registry import op_name, resolve
+
+from axonnx.compiler import Plan, plan, run
 from axonnx.errors import InvalidModelError
 from axonnx.node import Node, ParamSpec
 from axonnx.ops import register_op
@@ -54,8 +54,11 @@ class Subgraph:
 def gather_outputs(structure: dict | tuple) -> Node:
     """A container node over imported nodes (no shape inference: shapes may be unknown)."""
     leaves = list(structure.values() if isinstance(structure, dict) else structure)
-    positions = (dict(zip(structure, range(len(leaves)), strict=True))
-                 if isinstance(structure, dict) else tuple(range(len(leaves))))
+    positions = (
+        dict(zip(structure, range(len(leaves)), strict=True))
+        if isinstance(structure, dict)
+        else tuple(range(len(leaves)))
+    )
     return Node("container", tuple(leaves), (), {"structure": positions})
 
 
@@ -79,8 +82,12 @@ class GraphImporter:
     `constant` nodes. A layer rule may instead absorb a weight into a built-in layer.
     """
 
-    def __init__(self, opsets: Mapping[str, int], dims: Mapping[str, int],
-                 parent: GraphImporter | None = None):
+    def __init__(
+        self,
+        opsets: Mapping[str, int],
+        dims: Mapping[str, int],
+        parent: GraphImporter | None = None,
+    ):
         self.opsets, self.dims, self.parent = opsets, dims, parent
         self.values: dict[str, Node] = {}
         self.captured: dict[str, Node] = {}
@@ -136,8 +143,12 @@ class GraphImporter:
 
     def weight(self, name: str) -> np.ndarray | None:
         """The value of a float weight initializer that only one node consumes, else None."""
-        if (self.roles.get(name) != "param" or len(self.consumers[name]) != 1
-                or name in self.outputs or name in self.values):
+        if (
+            self.roles.get(name) != "param"
+            or len(self.consumers[name]) != 1
+            or name in self.outputs
+            or name in self.values
+        ):
             return None
         return tensor_to_array(self.initializers[name])
 
@@ -145,17 +156,37 @@ class GraphImporter:
         array = tensor_to_array(self.initializers[name])
         if self.roles.get(name) == "param":
             self.params[name] = jnp.asarray(array)
-            spec = ParamSpec("value", array.shape, "zeros", array.dtype.name, "param",
-                             {"onnx_name": name})
-            return Node("param", (), (spec,), {}, name, None, array.shape, array.dtype.name,
-                        {"onnx_name": name})
-        return Node("constant", (), (), {"value": array}, None, None, array.shape,
-                    array.dtype.name, {"onnx_name": name})
+            spec = ParamSpec(
+                "value", array.shape, "zeros", array.dtype.name, "param", {"onnx_name": name}
+            )
+            return Node(
+                "param",
+                (),
+                (spec,),
+                {},
+                name,
+                None,
+                array.shape,
+                array.dtype.name,
+                {"onnx_name": name},
+            )
+        return Node(
+            "constant",
+            (),
+            (),
+            {"value": array},
+            None,
+            None,
+            array.shape,
+            array.dtype.name,
+            {"onnx_name": name},
+        )
 
     def _input(self, value: onnx.ValueInfoProto) -> Node:
         shape, dtype = value_type(value, self.dims)
-        return Node("input", (), (), {"shape": shape, "dtype": dtype}, value.name, None, shape,
-                    dtype)
+        return Node(
+            "input", (), (), {"shape": shape, "dtype": dtype}, value.name, None, shape, dtype
+        )
 
     def _generic(self, proto: onnx.NodeProto) -> None:
         domain = domain_of(proto)
@@ -163,9 +194,17 @@ class GraphImporter:
         where = f"node {proto.name or proto.output[0]!r} ({proto.op_type})"
         parents = [self.lookup(i, where) for i in proto.input]
         options, captured = self._attributes(proto)
-        node = Node(op_name(domain, proto.op_type, version), tuple(parents + captured), (),
-                    options, layer_name(proto), None, None, None,
-                    onnx_meta(proto, domain, version))
+        node = Node(
+            op_name(domain, proto.op_type, version),
+            tuple(parents + captured),
+            (),
+            options,
+            layer_name(proto),
+            None,
+            None,
+            None,
+            onnx_meta(proto, domain, version),
+        )
         self.bind_outputs(proto, node)
 
     def _attributes(self, proto: onnx.NodeProto) -> tuple[dict, list[Node]]:
@@ -196,14 +235,28 @@ class GraphImporter:
             return
         for index, out in enumerate(outputs):
             if out:
-                self.values[out] = Node("getitem", (node,), (), {"index": index}, None, None,
-                                        None, None, {"onnx_output": out})
+                self.values[out] = Node(
+                    "getitem",
+                    (node,),
+                    (),
+                    {"index": index},
+                    None,
+                    None,
+                    None,
+                    None,
+                    {"onnx_output": out},
+                )
 
 
 def onnx_meta(proto: onnx.NodeProto, domain: str, version: int | None) -> dict:
     """What an imported node remembers of its ONNX origin (for export and reports)."""
-    return {"onnx_name": proto.name, "op_type": proto.op_type, "domain": domain,
-            "opset": version, "outputs": list(proto.output)}
+    return {
+        "onnx_name": proto.name,
+        "op_type": proto.op_type,
+        "domain": domain,
+        "opset": version,
+        "outputs": list(proto.output),
+    }
 
 
 def layer_name(proto: onnx.NodeProto) -> str | None:
@@ -246,8 +299,12 @@ def initializer_roles(graph: onnx.GraphProto, opsets: Mapping[str, int]) -> dict
     return roles
 
 
-_FLOATS = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
-           onnx.TensorProto.BFLOAT16}
+_FLOATS = {
+    onnx.TensorProto.FLOAT,
+    onnx.TensorProto.DOUBLE,
+    onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.BFLOAT16,
+}
 
 
 def value_type(value: onnx.ValueInfoProto, dims: Mapping[str, int]) -> tuple[Any, Any]:
@@ -255,7 +312,9 @@ def value_type(value: onnx.ValueInfoProto, dims: Mapping[str, int]) -> tuple[Any
     if not value.type.HasField("tensor_type"):
         return None, None
     tensor = value.type.tensor_type
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else None
+    dtype = (
+        onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name if tensor.elem_type else None
+    )
     if not tensor.HasField("shape"):
         return None, dtype
     return tuple(_dim(d, dims) for d in tensor.shape.dim), dtype

@@ -15,32 +15,38 @@ from dataclasses import dataclass, field
 import jax.numpy as jnp
 import numpy as np
 import onnx
+from axonnx.converters.graph_import import GraphImporter, domain_of, layer_name, onnx_meta
+from axonnx.converters.registry import resolve
 
 import axonnx.builders.conv  # noqa: F401  (registers the layer ops used below)
 import axonnx.builders.linear  # noqa: F401
 import axonnx.builders.normalization  # noqa: F401
-from axonnx.converters.graph_import import GraphImporter, domain_of, layer_name, onnx_meta
-from axonnx.converters.registry import resolve
 from axonnx.node import Node, ParamSpec
 
 __all__ = ["match_layer"]
 
 Rule = Callable[[GraphImporter, onnx.NodeProto], bool]
-_RULES: dict[str, Rule] = {}
+_RULES: dict[str, tuple[str, Rule]] = {}
 
 
-def _rule(op_type: str) -> Callable[[Rule], Rule]:
+def _rule(op_type: str, layer: str) -> Callable[[Rule], Rule]:
     def register(fn: Rule) -> Rule:
-        _RULES[op_type] = fn
+        _RULES[op_type] = (layer, fn)
         return fn
 
     return register
 
 
+def layer_for(op_type: str) -> str | None:
+    """The built-in layer an ONNX op type of the default domain may import as."""
+    entry = _RULES.get(op_type)
+    return entry[0] if entry else None
+
+
 def match_layer(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     """Emit a built-in layer for `proto` if a rule matches; return whether one did."""
-    rule = _RULES.get(proto.op_type)
-    return domain_of(proto) == "" and rule is not None and rule(importer, proto)
+    entry = _RULES.get(proto.op_type)
+    return domain_of(proto) == "" and entry is not None and entry[1](importer, proto)
 
 
 @dataclass
@@ -80,7 +86,7 @@ class _Layer:
 def _name_for(layer: _Layer) -> str:
     onnx_names = [n for _, n, _, _ in layer.params]
     prefix = os.path.commonprefix(onnx_names).rstrip("._")
-    if prefix and "::" not in prefix and all(n[len(prefix):].lstrip("._") for n in onnx_names):
+    if prefix and "::" not in prefix and all(n[len(prefix) :].lstrip("._") for n in onnx_names):
         return prefix
     return layer_name(layer.proto) or f"{layer.op}_{layer.proto.output[0]}"
 
@@ -102,7 +108,7 @@ def _single_output(proto: onnx.NodeProto) -> bool:
     return len([o for o in proto.output if o]) == 1
 
 
-@_rule("MatMul")
+@_rule("MatMul", "dense")
 def _matmul(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     kernel = importer.weight(proto.input[1])
     if kernel is None or kernel.ndim != 2:
@@ -133,12 +139,17 @@ def _bias_add(importer: GraphImporter, value: str, units: int):
     return node, other
 
 
-@_rule("Gemm")
+@_rule("Gemm", "dense")
 def _gemm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     attrs = _attrs(proto)
     weight = importer.weight(proto.input[1])
-    if (weight is None or weight.ndim != 2 or attrs.get("alpha", 1.0) != 1.0
-            or attrs.get("transA", 0) or attrs.get("beta", 1.0) != 1.0):
+    if (
+        weight is None
+        or weight.ndim != 2
+        or attrs.get("alpha", 1.0) != 1.0
+        or attrs.get("transA", 0)
+        or attrs.get("beta", 1.0) != 1.0
+    ):
         return False
     transposed = bool(attrs.get("transB", 0))
     kernel = weight.T if transposed else weight
@@ -166,7 +177,7 @@ def _conv_padding(attrs: dict, spatial: int):
     return tuple((pads[i], pads[i + spatial]) for i in range(spatial))
 
 
-@_rule("Conv")
+@_rule("Conv", "conv")
 def _conv(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     kernel = importer.weight(proto.input[1])
     bias_name = proto.input[2] if len(proto.input) > 2 else ""
@@ -175,57 +186,80 @@ def _conv(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
         return False
     attrs = _attrs(proto)
     spatial = kernel.ndim - 2
-    layer = _Layer("conv", proto, [proto.input[0]], {
-        "strides": tuple(attrs.get("strides", [1] * spatial)),
-        "padding": _conv_padding(attrs, spatial),
-        "kernel_dilation": tuple(attrs.get("dilations", [1] * spatial)),
-        "feature_group_count": int(attrs.get("group", 1)),
-        "channels": "first",
-    })
+    layer = _Layer(
+        "conv",
+        proto,
+        [proto.input[0]],
+        {
+            "strides": tuple(attrs.get("strides", [1] * spatial)),
+            "padding": _conv_padding(attrs, spatial),
+            "kernel_dilation": tuple(attrs.get("dilations", [1] * spatial)),
+            "feature_group_count": int(attrs.get("group", 1)),
+            "channels": "first",
+        },
+    )
     layer.param("kernel", proto.input[1], kernel)
     if bias is not None:
         layer.param("bias", bias_name, bias)
     return layer.emit(importer, proto.output[0])
 
 
-@_rule("BatchNormalization")
+@_rule("BatchNormalization", "batch_norm")
 def _batch_norm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     attrs = _attrs(proto)
     values = [importer.weight(n) for n in proto.input[1:5]]
-    if (len(proto.input) != 5 or any(v is None for v in values) or not _single_output(proto)
-            or attrs.get("training_mode", 0) or not attrs.get("spatial", 1)):
+    if (
+        len(proto.input) != 5
+        or any(v is None for v in values)
+        or not _single_output(proto)
+        or attrs.get("training_mode", 0)
+        or not attrs.get("spatial", 1)
+    ):
         return False
-    layer = _Layer("batch_norm", proto, [proto.input[0]], {
-        "epsilon": float(attrs.get("epsilon", 1e-5)),
-        "momentum": float(attrs.get("momentum", 0.9)),
-        "channels": "first",
-    })
+    layer = _Layer(
+        "batch_norm",
+        proto,
+        [proto.input[0]],
+        {
+            "epsilon": float(attrs.get("epsilon", 1e-5)),
+            "momentum": float(attrs.get("momentum", 0.9)),
+            "channels": "first",
+        },
+    )
     for (param, kind), name, value in zip(
         [("scale", "param"), ("bias", "param"), ("mean", "state"), ("var", "state")],
-        proto.input[1:5], values, strict=True,
+        proto.input[1:5],
+        values,
+        strict=True,
     ):
         layer.param(param, name, value, kind)
     return layer.emit(importer, proto.output[0])
 
 
-@_rule("LayerNormalization")
+@_rule("LayerNormalization", "layer_norm")
 def _layer_norm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     attrs = _attrs(proto)
     scale = importer.weight(proto.input[1])
     bias_name = proto.input[2] if len(proto.input) > 2 else ""
     bias = importer.weight(bias_name) if bias_name else None
-    if (scale is None or scale.ndim != 1 or attrs.get("axis", -1) != -1
-            or not _single_output(proto) or (bias_name and bias is None)):
+    if (
+        scale is None
+        or scale.ndim != 1
+        or attrs.get("axis", -1) != -1
+        or not _single_output(proto)
+        or (bias_name and bias is None)
+    ):
         return False
-    layer = _Layer("layer_norm", proto, [proto.input[0]],
-                   {"epsilon": float(attrs.get("epsilon", 1e-5))})
+    layer = _Layer(
+        "layer_norm", proto, [proto.input[0]], {"epsilon": float(attrs.get("epsilon", 1e-5))}
+    )
     layer.param("scale", proto.input[1], scale)
     if bias is not None:
         layer.param("bias", bias_name, bias)
     return layer.emit(importer, proto.output[0])
 
 
-@_rule("Gather")
+@_rule("Gather", "embedding")
 def _embedding(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     table = importer.weight(proto.input[0])
     if table is None or table.ndim != 2 or _attrs(proto).get("axis", 0) != 0:

@@ -7,10 +7,10 @@ from collections import Counter
 from collections.abc import Mapping
 
 import onnx
-
 from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
+
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
 from axonnx.state import ModelState
@@ -20,7 +20,9 @@ __all__ = ["import_onnx", "unsupported_ops"]
 Source = str | os.PathLike | bytes | onnx.ModelProto
 
 
-def import_onnx(source: Source, *, dims: Mapping[str, int] | None = None) -> tuple[Node, ModelState]:
+def import_onnx(
+    source: Source, *, dims: Mapping[str, int] | None = None
+) -> tuple[Node, ModelState]:
     """Import an ONNX model as an axonnx model and its state.
 
     Args:
@@ -42,8 +44,9 @@ def import_onnx(source: Source, *, dims: Mapping[str, int] | None = None) -> tup
     >>> ax.predict(model, state, {"x": x})["y"].shape           # doctest: +SKIP
     """
     proto = load_model(source)
-    opsets = {(imp.domain if imp.domain != "ai.onnx" else ""): imp.version
-              for imp in proto.opset_import}
+    opsets = {
+        (imp.domain if imp.domain != "ai.onnx" else ""): imp.version for imp in proto.opset_import
+    }
     missing = unsupported_ops(proto.graph, opsets)
     if missing:
         raise UnsupportedOpError(describe_missing(missing))
@@ -75,6 +78,7 @@ def unsupported_ops(graph: onnx.GraphProto, opsets: Mapping[str, int]) -> Counte
 
 def describe_missing(missing: Counter) -> str:
     """One line listing every unsupported op with its domain, opset and node count."""
-    parts = [f"{t} (domain {d}, opset {o}) ×{n}"
-             for (d, t, o), n in sorted(missing.items(), key=str)]
+    parts = [
+        f"{t} (domain {d}, opset {o}) ×{n}" for (d, t, o), n in sorted(missing.items(), key=str)
+    ]
     return f"unsupported ONNX ops: {'; '.join(parts)}"

@@ -71,11 +71,17 @@ def onnx_op(
 
     def register(fn: Callable) -> Callable:
         for version in versions:
-            spec = OpSpec(op_type, domain, tuple(versions), fn, static_inputs, weight_inputs,
-                          data_dependent)
+            spec = OpSpec(
+                op_type, domain, tuple(versions), fn, static_inputs, weight_inputs, data_dependent
+            )
             _SPECS[(domain, op_type, version)] = spec
-            register_op(op_name(domain, op_type, version), fn, broadcasts=True,
-                        data_dependent=data_dependent, contextual=False)
+            register_op(
+                op_name(domain, op_type, version),
+                fn,
+                broadcasts=True,
+                data_dependent=data_dependent,
+                contextual=False,
+            )
             _BY_NAME[op_name(domain, op_type, version)] = spec
         return fn
 
@@ -89,8 +95,9 @@ def resolve(domain: str, op_type: str, opset: int) -> tuple[OpSpec | None, int |
     try:
         schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain=domain)
     except onnx.defs.SchemaError:
-        version = max((v for d, t, v in _SPECS if d == domain and t == op_type and v <= opset),
-                      default=None)
+        version = max(
+            (v for d, t, v in _SPECS if d == domain and t == op_type and v <= opset), default=None
+        )
         return (_SPECS[(domain, op_type, version)], version) if version else (None, None)
     version = schema.since_version
     return _SPECS.get((domain, op_type, version)), version

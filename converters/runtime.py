@@ -17,9 +17,9 @@ from typing import Any
 
 import jax
 import numpy as np
+from axonnx.converters.registry import spec_of
 
 from axonnx.compiler import Plan, plan, run
-from axonnx.converters.registry import spec_of
 from axonnx.node import Node
 from axonnx.ops import get_op
 from axonnx.state import ModelState
@@ -34,8 +34,11 @@ class Runtime:
         self.plan: Plan = plan(model)
         self.state = state
         self.static_names = _static_inputs(self.plan)
-        self.eager = any(get_op(n.op).data_dependent for n in self.plan.order if n.op != "input"
-                         and n.op != "param")
+        self.eager = any(
+            get_op(n.op).data_dependent
+            for n in self.plan.order
+            if n.op != "input" and n.op != "param"
+        )
         self._compiled: dict[tuple, Any] = {}
 
     def __call__(self, inputs: Mapping[str, Any]) -> Any:

@@ -99,7 +99,21 @@ def bert(config_kwargs: dict) -> nn.Module:
                                   token_type_ids=token_type_ids, return_dict=True)
             return out.last_hidden_state, out.pooler_output
 
-    return ExportableBert(BertConfig(**config_kwargs)).eval()
+    model = ExportableBert(BertConfig(**config_kwargs)).eval()
+    with torch.no_grad():
+        perturb(model)
+    return model
+
+
+def perturb(model: nn.Module, scale: float = 0.02) -> None:
+    """Add small noise to every parameter, as training would.
+
+    A freshly initialised BERT has all LayerNorm weights equal to one and all biases
+    zero; the TorchScript exporter then stores each of those tensors once and shares
+    it between layers. Trained models have distinct weights, so the files should too.
+    """
+    for param in model.parameters():
+        param.add_(torch.randn_like(param) * scale)
 
 
 def bert_example(vocab: int, batch: int = 2, seq: int = 8) -> tuple[torch.Tensor, ...]:

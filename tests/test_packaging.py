@@ -16,8 +16,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
-         "-q", "-w", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            str(ROOT),
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+        ],
         check=True,
     )
     (path,) = out.glob("axonnx-*.whl")
@@ -35,8 +45,11 @@ def test_wheel_has_no_generic_top_level_packages(wheel_names):
 
 
 def test_every_source_package_is_in_the_wheel(wheel_names):
-    mapping = {"axonnx": ROOT / "axonnx", "axonnx/converters": ROOT / "converters",
-               "axonnx/cli": ROOT / "cli"}
+    mapping = {
+        "axonnx": ROOT / "axonnx",
+        "axonnx/converters": ROOT / "converters",
+        "axonnx/cli": ROOT / "cli",
+    }
     for prefix, folder in mapping.items():
         for source in folder.rglob("*.py"):
             relative = source.relative_to(folder).as_posix()

@@ -50,8 +50,9 @@ def channel_count(x: Node, channels: str, layer: str) -> int:
     if channels not in ("first", "last"):
         raise ValueError(f"{layer}: expected channels 'first' or 'last', got {channels!r}")
     check_rank(x, 3, layer, "Spatial layers take (batch, *spatial, channels) inputs.")
-    return known_dim(x, 1 if channels == "first" else -1, layer,
-                     "The channel dimension must be known.")
+    return known_dim(
+        x, 1 if channels == "first" else -1, layer, "The channel dimension must be known."
+    )
 
 
 def with_activation(node: Node, activation: str | None) -> Node:

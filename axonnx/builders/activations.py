@@ -9,7 +9,31 @@ from axonnx.builders.core import make
 from axonnx.node import Node
 from axonnx.ops import register_op
 
-__all__ = ["activation", "celu", "elu", "exp", "gelu", "hard_sigmoid", "hard_silu", "hard_tanh", "leaky_relu", "linear", "log_sigmoid", "log_softmax", "log_sumexp", "mish", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "softsign", "tanh"]
+__all__ = [
+    "activation",
+    "celu",
+    "elu",
+    "exp",
+    "gelu",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_tanh",
+    "leaky_relu",
+    "linear",
+    "log_sigmoid",
+    "log_softmax",
+    "log_sumexp",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "tanh",
+]
 
 
 def activation(x: Node, fn: str, *, name: str | None = None, **options: Any) -> Node:

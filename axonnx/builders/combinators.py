@@ -115,7 +115,9 @@ def split(x: Node, sections: int, *, axis: int = -1, name: str | None = None) ->
     """
     size = x.shape[axis]
     if size is None or size % sections:
-        raise ShapeError(f"split: expected axis {axis} divisible by {sections}, got shape {x.shape}.")
+        raise ShapeError(
+            f"split: expected axis {axis} divisible by {sections}, got shape {x.shape}."
+        )
     node = make("split", (x,), options={"sections": sections, "axis": axis}, name=name)
     return tuple(getitem(node, i) for i in range(sections))
 

@@ -75,13 +75,19 @@ def conv(
     """
     in_channels = channel_count(x, channels, "conv")
     window = _window(kernel_size, _spatial_rank(x))
-    params = [weight("kernel", (filters, in_channels // feature_group_count, *window),
-                     kernel_initializer)]
+    params = [
+        weight("kernel", (filters, in_channels // feature_group_count, *window), kernel_initializer)
+    ]
     if use_bias:
         params.append(weight("bias", (filters,), bias_initializer))
-    options = {"strides": strides, "padding": padding, "input_dilation": input_dilation,
-               "kernel_dilation": kernel_dilation, "feature_group_count": feature_group_count,
-               "channels": channels}
+    options = {
+        "strides": strides,
+        "padding": padding,
+        "input_dilation": input_dilation,
+        "kernel_dilation": kernel_dilation,
+        "feature_group_count": feature_group_count,
+        "channels": channels,
+    }
     return with_activation(make("conv", (x,), params, options, name=name), activation)
 
 
@@ -110,13 +116,19 @@ def conv_transpose(
     """
     in_channels = channel_count(x, channels, "conv_transpose")
     window = _window(kernel_size, _spatial_rank(x))
-    params = [weight("kernel", (in_channels, filters // feature_group_count, *window),
-                     kernel_initializer)]
+    params = [
+        weight("kernel", (in_channels, filters // feature_group_count, *window), kernel_initializer)
+    ]
     if use_bias:
         params.append(weight("bias", (filters,), bias_initializer))
-    options = {"strides": strides, "padding": padding, "output_padding": output_padding,
-               "kernel_dilation": kernel_dilation, "feature_group_count": feature_group_count,
-               "channels": channels}
+    options = {
+        "strides": strides,
+        "padding": padding,
+        "output_padding": output_padding,
+        "kernel_dilation": kernel_dilation,
+        "feature_group_count": feature_group_count,
+        "channels": channels,
+    }
     return with_activation(make("conv_transpose", (x,), params, options, name=name), activation)
 
 
@@ -148,14 +160,26 @@ def depthwise_conv(
     params = [weight("kernel", (out, 1, *window), kernel_initializer)]
     if use_bias:
         params.append(weight("bias", (out,), bias_initializer))
-    options = {"strides": strides, "padding": padding, "input_dilation": input_dilation,
-               "kernel_dilation": kernel_dilation, "channels": channels,
-               "channel_multiplier": channel_multiplier}
+    options = {
+        "strides": strides,
+        "padding": padding,
+        "input_dilation": input_dilation,
+        "kernel_dilation": kernel_dilation,
+        "channels": channels,
+        "channel_multiplier": channel_multiplier,
+    }
     return with_activation(make("depthwise_conv", (x,), params, options, name=name), activation)
 
 
-def _separable(op: str, x: Node, multiplier: int, kernel_size: Ints, options: dict,
-               kernel_initializer: Initializer, name: str | None) -> Node:
+def _separable(
+    op: str,
+    x: Node,
+    multiplier: int,
+    kernel_size: Ints,
+    options: dict,
+    kernel_initializer: Initializer,
+    name: str | None,
+) -> Node:
     in_channels = channel_count(x, options["channels"], op)
     spatial = _spatial_rank(x)
     window = _window(kernel_size, spatial)
@@ -187,8 +211,9 @@ def separable_conv2d(
     (None, 6, 6, 3)
     """
     options = {"strides": strides, "padding": padding, "channels": channels}
-    return _separable("separable_conv2d", x, channel_multiplier, kernel_size, options,
-                      kernel_initializer, name)
+    return _separable(
+        "separable_conv2d", x, channel_multiplier, kernel_size, options, kernel_initializer, name
+    )
 
 
 def separable_conv3d(
@@ -204,8 +229,9 @@ def separable_conv3d(
 ) -> Node:
     """A 3-D separable depthwise convolution: one depthwise conv per spatial axis."""
     options = {"strides": strides, "padding": padding, "channels": channels}
-    return _separable("separable_conv3d", x, channel_multiplier, kernel_size, options,
-                      kernel_initializer, name)
+    return _separable(
+        "separable_conv3d", x, channel_multiplier, kernel_size, options, kernel_initializer, name
+    )
 
 
 def _pool(op: str, x: Node, name: str | None, **options: Any) -> Node:
@@ -234,20 +260,23 @@ def lp_pool(x: Node, kernel_size: Ints, *, name: str | None = None, **options: A
     return _pool("lp_pool", x, name, kernel_size=kernel_size, **options)
 
 
-def adaptive_avg_pool(x: Node, output_size: Ints, *, name: str | None = None,
-                      **options: Any) -> Node:
+def adaptive_avg_pool(
+    x: Node, output_size: Ints, *, name: str | None = None, **options: Any
+) -> Node:
     """Average pooling to a fixed `output_size`."""
     return _pool("adaptive_avg_pool", x, name, output_size=output_size, **options)
 
 
-def adaptive_max_pool(x: Node, output_size: Ints, *, name: str | None = None,
-                      **options: Any) -> Node:
+def adaptive_max_pool(
+    x: Node, output_size: Ints, *, name: str | None = None, **options: Any
+) -> Node:
     """Max pooling to a fixed `output_size`."""
     return _pool("adaptive_max_pool", x, name, output_size=output_size, **options)
 
 
-def adaptive_lp_pool(x: Node, output_size: Ints, *, name: str | None = None,
-                     **options: Any) -> Node:
+def adaptive_lp_pool(
+    x: Node, output_size: Ints, *, name: str | None = None, **options: Any
+) -> Node:
     """Lp-norm pooling to a fixed `output_size`."""
     return _pool("adaptive_lp_pool", x, name, output_size=output_size, **options)
 
@@ -272,8 +301,9 @@ def global_lp_pool(x: Node, *, name: str | None = None, **options: Any) -> Node:
     return _pool("global_lp_pool", x, name, **options)
 
 
-def resize(x: Node, size: Ints, *, method: str = "nearest", channels: str = "last",
-           name: str | None = None) -> Node:
+def resize(
+    x: Node, size: Ints, *, method: str = "nearest", channels: str = "last", name: str | None = None
+) -> Node:
     """Resize the spatial axes to `size` (nearest, linear or cubic).
 
     >>> import axonnx as ax

@@ -42,8 +42,9 @@ def batch_norm(
     >>> ax.input("x", shape=(None, 8, 8, 16)).batch_norm().shape
     (None, 8, 8, 16)
     """
-    features = known_dim(x, 1 if channels == "first" else -1, "batch_norm",
-                         "The channel dimension must be known.")
+    features = known_dim(
+        x, 1 if channels == "first" else -1, "batch_norm", "The channel dimension must be known."
+    )
     params = _affine(features, scale_initializer, bias_initializer)
     params += [state("mean", (features,), "zeros"), state("var", (features,), "ones")]
     options = {"epsilon": epsilon, "momentum": momentum, "channels": channels}
@@ -103,8 +104,9 @@ def instance_norm(
     """Instance normalization: per example and channel over the spatial axes."""
     features = channel_count(x, channels, "instance_norm")
     params = _affine(features, scale_initializer, bias_initializer)
-    return make("instance_norm", (x,), params, {"epsilon": epsilon, "channels": channels},
-                name=name)
+    return make(
+        "instance_norm", (x,), params, {"epsilon": epsilon, "channels": channels}, name=name
+    )
 
 
 def dropout(x: Node, *, rate: float = 0.5, name: str | None = None) -> Node:
@@ -122,14 +124,14 @@ def alpha_dropout(x: Node, *, rate: float = 0.5, name: str | None = None) -> Nod
     return make("alpha_dropout", (x,), (), {"rate": rate}, name=name)
 
 
-def feature_alpha_dropout(x: Node, *, rate: float = 0.5, name: str | None = None,
-                          **options: Any) -> Node:
+def feature_alpha_dropout(
+    x: Node, *, rate: float = 0.5, name: str | None = None, **options: Any
+) -> Node:
     """Alpha dropout of whole channels in train mode."""
     return make("feature_alpha_dropout", (x,), (), {"rate": rate, **options}, name=name)
 
 
-def spatial_dropout(x: Node, *, rate: float = 0.5, name: str | None = None,
-                    **options: Any) -> Node:
+def spatial_dropout(x: Node, *, rate: float = 0.5, name: str | None = None, **options: Any) -> Node:
     """Dropout of whole channels in train mode."""
     return make("spatial_dropout", (x,), (), {"rate": rate, **options}, name=name)
 

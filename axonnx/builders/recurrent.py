@@ -21,9 +21,16 @@ def _directions(direction: str) -> int:
     return 2 if direction == "bidirectional" else 1
 
 
-def _recurrent(op: str, x: Node, units: int, gates: int, direction: str,
-               kernel_initializer: Initializer, recurrent_initializer: Initializer,
-               name: str | None) -> tuple[Node, Node]:
+def _recurrent(
+    op: str,
+    x: Node,
+    units: int,
+    gates: int,
+    direction: str,
+    kernel_initializer: Initializer,
+    recurrent_initializer: Initializer,
+    name: str | None,
+) -> tuple[Node, Node]:
     check_rank(x, 3, op, _SEQ_HINT, maximum=3)
     features = known_dim(x, -1, op, _SEQ_HINT)
     dirs = _directions(direction)
@@ -54,8 +61,9 @@ def lstm(
     >>> seq.shape
     (None, 10, 1, 16)
     """
-    return _recurrent("lstm", x, units, 4, direction, kernel_initializer,
-                      recurrent_initializer, name)
+    return _recurrent(
+        "lstm", x, units, 4, direction, kernel_initializer, recurrent_initializer, name
+    )
 
 
 def gru(
@@ -71,8 +79,9 @@ def gru(
 
     Returns `(outputs, h)` nodes: outputs are (batch, time, directions, units).
     """
-    return _recurrent("gru", x, units, 3, direction, kernel_initializer,
-                      recurrent_initializer, name)
+    return _recurrent(
+        "gru", x, units, 3, direction, kernel_initializer, recurrent_initializer, name
+    )
 
 
 def conv_lstm(
@@ -100,12 +109,30 @@ def conv_lstm(
     return getitem(node, 0), getitem(node, 1)
 
 
-def _attention(query, key_input, value, *rest, num_heads, causal, has_mask, dropout_rate=0.0,
-               key=None, mode="inference"):
+def _attention(
+    query,
+    key_input,
+    value,
+    *rest,
+    num_heads,
+    causal,
+    has_mask,
+    dropout_rate=0.0,
+    key=None,
+    mode="inference",
+):
     mask, params = (rest[0], rest[1:]) if has_mask else (None, rest)
     return layers.multi_head_attention(
-        query, key_input, value, *params, num_heads=num_heads, mask=mask, causal=causal,
-        dropout_rate=dropout_rate, key=key, mode=mode,
+        query,
+        key_input,
+        value,
+        *params,
+        num_heads=num_heads,
+        mask=mask,
+        causal=causal,
+        dropout_rate=dropout_rate,
+        key=key,
+        mode=mode,
     )
 
 
@@ -133,14 +160,20 @@ def multi_head_attention(
     key_value = query if key_value is None else key_value
     dim = known_dim(query, -1, "multi_head_attention", "The model dimension must be known.")
     kv_dim = known_dim(key_value, -1, "multi_head_attention", "The model dimension must be known.")
-    params = [weight("q_kernel", (dim, dim), kernel_initializer),
-              weight("k_kernel", (kv_dim, dim), kernel_initializer),
-              weight("v_kernel", (kv_dim, dim), kernel_initializer),
-              weight("o_kernel", (dim, dim), kernel_initializer)]
+    params = [
+        weight("q_kernel", (dim, dim), kernel_initializer),
+        weight("k_kernel", (kv_dim, dim), kernel_initializer),
+        weight("v_kernel", (kv_dim, dim), kernel_initializer),
+        weight("o_kernel", (dim, dim), kernel_initializer),
+    ]
     params += [weight(f"{p}_bias", (dim,), "zeros") for p in "qkvo"]
     inputs = (query, key_value, key_value) + ((mask,) if mask is not None else ())
-    options = {"num_heads": num_heads, "causal": causal, "has_mask": mask is not None,
-               "dropout_rate": dropout_rate}
+    options = {
+        "num_heads": num_heads,
+        "causal": causal,
+        "has_mask": mask is not None,
+        "dropout_rate": dropout_rate,
+    }
     return make("multi_head_attention", inputs, params, options, name=name)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from axonnx.cli.main import main
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 import axonnx as ax
-from axonnx.cli.main import main
 
 
 @pytest.fixture
@@ -18,15 +18,19 @@ def mlp_path(tmp_path):
     w = rng.standard_normal((4, 3)).astype(np.float32)
     b = rng.standard_normal(4).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["h"], transB=1),
-         helper.make_node("Relu", ["h"], ["y"])],
+        [
+            helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["h"], transB=1),
+            helper.make_node("Relu", ["h"], ["y"]),
+        ],
         "mlp",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
         [numpy_helper.from_array(w, "fc.weight"), numpy_helper.from_array(b, "fc.bias")],
     )
     path = tmp_path / "mlp.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path
+    )
     return path
 
 
@@ -43,8 +47,9 @@ def test_import_writes_a_model_that_loads_and_predicts_like_the_import(mlp_path,
     loaded, loaded_state = ax.load(out)
     model, state = ax.import_onnx(mlp_path)
     x = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
-    np.testing.assert_array_equal(ax.predict(loaded, loaded_state, {"x": x})["y"],
-                                  ax.predict(model, state, {"x": x})["y"])
+    np.testing.assert_array_equal(
+        ax.predict(loaded, loaded_state, {"x": x})["y"], ax.predict(model, state, {"x": x})["y"]
+    )
 
 
 def test_run_matches_onnxruntime(mlp_path, tmp_path):
@@ -89,14 +94,17 @@ def test_garbage_file_writes_nothing(tmp_path):
 
 def test_unsupported_ops_are_all_listed(tmp_path):
     graph = helper.make_graph(
-        [helper.make_node("FancyOp", ["x"], ["y"], domain="example.com"),
-         helper.make_node("OtherOp", ["y"], ["z"], domain="example.com")],
+        [
+            helper.make_node("FancyOp", ["x"], ["y"], domain="example.com"),
+            helper.make_node("OtherOp", ["y"], ["z"], domain="example.com"),
+        ],
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
         [helper.make_tensor_value_info("z", TensorProto.FLOAT, [1])],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid("example.com", 1)])
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example.com", 1)]
+    )
     path = tmp_path / "custom.onnx"
     onnx.save(model, path)
     result = invoke("import", path)
