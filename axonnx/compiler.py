@@ -118,7 +118,11 @@ def _init(plan_: Plan, seed: int, initial: Any = None) -> ModelState:
         tree, given = _target(trees, initial, spec)
         value = get_path(given, path)
         if value is None:
-            value = _make_param(spec, seed, path, dtype)
+            try:
+                value = _make_param(spec, seed, path, dtype)
+            except (TypeError, ValueError) as error:
+                raise ShapeError(f"{plan_.where(node)}: cannot initialize {spec.name!r} "
+                                 f"of shape {tuple(spec.shape)}: {error}") from error
         else:
             value = _check_initial(plan_, node, spec, value, dtype)
         set_path(tree, path, value)
@@ -294,7 +298,9 @@ def _split_updates(plan_, node, result, new_state, mode):
         return _cast_output(node, result)
     output, updates = result
     for name, value in updates.items():
-        set_path(new_state, plan_.key_of(node) + (name,), value)
+        path = plan_.key_of(node) + (name,)
+        old = get_path(new_state, path)  # keep the stored dtype under a compute policy
+        set_path(new_state, path, value if old is None else jnp.asarray(value, old.dtype))
     return _cast_output(node, output)
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from axonnx.errors import InvalidModelError, UnsafeFileError
+from axonnx.errors import AxonnxError, InvalidModelError, UnsafeFileError
 from axonnx.node import Node, ParamSpec, topological_order
 from axonnx.ops import get_op, register_op, registered_ops
 from axonnx.policy import Policy
@@ -94,6 +94,11 @@ class _Writer:
         return {"nodes": nodes, "output": index[model.id]}
 
     def node(self, node: Node, index: dict[int, int]) -> dict:
+        if node.op.startswith("layer:") and "<" in node.op:
+            raise InvalidModelError(
+                f"save: layer {node.name or node.op!r} wraps a lambda or local function, "
+                "which cannot be saved by reference. Define it at module level."
+            )
         return {
             "op": node.op,
             "parents": [index[p.id] for p in node.parents],
@@ -201,9 +206,12 @@ class _Reader:
                 "(only for files you trust)"
             )
         module, _, qualname = ref.partition(":")
-        target = importlib.import_module(module)
-        for part in qualname.split("."):
-            target = getattr(target, part)
+        try:
+            target = importlib.import_module(module)
+            for part in qualname.split("."):
+                target = getattr(target, part)
+        except (ImportError, AttributeError) as error:
+            raise InvalidModelError(f"load: cannot import {ref!r}: {error}") from error
         return target
 
     def graph(self, graph: dict) -> Node:
@@ -236,10 +244,12 @@ class _Reader:
         )
 
     def check_op(self, op: str) -> None:
-        if op in registered_ops() or op in ("input", "param"):
-            return
         if op.startswith("layer:"):
+            # Asked even when this process has the function already: whether a file
+            # loads must not depend on what ran before.
             register_op(op, self.reference(op.removeprefix("layer:")), folds=False)
+            return
+        if op in registered_ops() or op in ("input", "param"):
             return
         get_op(op)
 
@@ -252,12 +262,17 @@ def load(path: str | os.PathLike, *, allow_custom: bool = False) -> tuple[Node, 
     """
     tensors, header = _read(Path(path))
     reader = _Reader(tensors, allow_custom)
-    model = reader.graph(header["graph"])
-    if "params" not in header:
-        return model, None
-    return model, ModelState(
-        _to_jax(reader.value(header["params"])), _to_jax(reader.value(header["state"]))
-    )
+    try:
+        model = reader.graph(header["graph"])
+        if "params" not in header:
+            return model, None
+        return model, ModelState(
+            _to_jax(reader.value(header["params"])), _to_jax(reader.value(header["state"]))
+        )
+    except AxonnxError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        raise InvalidModelError(f"{path}: malformed axonnx model file ({error!r})") from error
 
 
 def _to_jax(tree: Any) -> Any:

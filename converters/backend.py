@@ -8,18 +8,24 @@ from typing import Any
 import jax
 import numpy as np
 import onnx
+from onnx.backend.base import Backend, BackendRep, Device, DeviceType
+
 from axonnx.converters.onnx_import import import_onnx
 from axonnx.converters.runtime import Runtime
-from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 __all__ = ["AxonnxBackend", "AxonnxRep", "prepare", "run_model", "run_node", "supports_device"]
 
 
 class AxonnxRep(BackendRep):
-    """A prepared model: imported once, jit-compiled per distinct input shape."""
+    """A prepared model: imported once, jit-compiled per distinct input shape.
+
+    ONNX's int64/float64 types need JAX's 64-bit mode: the backend turns it on while it
+    imports and runs a model (and only then).
+    """
 
     def __init__(self, model: onnx.ModelProto):
-        self.graph_model, self.state = import_onnx(model)
+        with jax.enable_x64(True):
+            self.graph_model, self.state = import_onnx(model)
         self.runtime = Runtime(self.graph_model, self.state)
         self.input_names = [
             i.name
@@ -32,7 +38,8 @@ class AxonnxRep(BackendRep):
         """Run on inputs given as a list (graph input order) or a dict by name."""
         if not isinstance(inputs, dict):
             inputs = dict(zip(self.input_names, inputs, strict=False))
-        outputs = self.runtime(inputs)
+        with jax.enable_x64(True):
+            outputs = self.runtime(inputs)
         return tuple(_to_numpy(outputs[name]) for name in self.output_names)
 
 

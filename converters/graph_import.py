@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from collections import defaultdict
 from collections.abc import Mapping
@@ -12,10 +13,10 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 import onnx
-from axonnx.converters.loading import tensor_to_array
-from axonnx.converters.registry import op_name, resolve
 
 from axonnx.compiler import Plan, plan, run
+from axonnx.converters.loading import tensor_to_array
+from axonnx.converters.registry import op_name, resolve, spec_of
 from axonnx.errors import InvalidModelError
 from axonnx.node import Node, ParamSpec
 from axonnx.ops import register_op
@@ -194,6 +195,8 @@ class GraphImporter:
         where = f"node {proto.name or proto.output[0]!r} ({proto.op_type})"
         parents = [self.lookup(i, where) for i in proto.input]
         options, captured = self._attributes(proto)
+        if _takes_output_count(domain, proto.op_type, version) and "num_outputs" not in options:
+            options["num_outputs"] = len(proto.output)
         node = Node(
             op_name(domain, proto.op_type, version),
             tuple(parents + captured),
@@ -228,9 +231,10 @@ class GraphImporter:
         return Subgraph(model, inputs, tuple(child.captured))
 
     def bind_outputs(self, proto: onnx.NodeProto, node: Node) -> None:
-        """Make `node` (or one `getitem` per output) the producer of the node's outputs."""
+        """Make `node` the producer of the ONNX node's output, or, for ops that can have
+        several outputs, one `getitem` per output."""
         outputs = list(proto.output)
-        if len(outputs) == 1:
+        if len(outputs) == 1 and not _may_return_several(proto, self.opsets):
             self.values[outputs[0]] = node
             return
         for index, out in enumerate(outputs):
@@ -246,6 +250,24 @@ class GraphImporter:
                     None,
                     {"onnx_output": out},
                 )
+
+
+def _may_return_several(proto: onnx.NodeProto, opsets: Mapping[str, int]) -> bool:
+    domain = domain_of(proto)
+    try:
+        schema = onnx.defs.get_schema(
+            proto.op_type, max_inclusive_version=opsets[domain], domain=domain
+        )
+    except onnx.defs.SchemaError:
+        return False
+    return schema.max_output > 1
+
+
+def _takes_output_count(domain: str, op_type: str, version: int | None) -> bool:
+    """Ops whose result depends on how many outputs the node has (Split without sizes)
+    take a `num_outputs` keyword; the importer passes the node's output count."""
+    spec = spec_of(op_name(domain, op_type, version)) if version else None
+    return spec is not None and "num_outputs" in inspect.signature(spec.fn).parameters
 
 
 def onnx_meta(proto: onnx.NodeProto, domain: str, version: int | None) -> dict:

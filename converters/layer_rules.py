@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 import jax.numpy as jnp
 import numpy as np
 import onnx
-from axonnx.converters.graph_import import GraphImporter, domain_of, layer_name, onnx_meta
-from axonnx.converters.registry import resolve
 
 import axonnx.builders.conv  # noqa: F401  (registers the layer ops used below)
 import axonnx.builders.linear  # noqa: F401
 import axonnx.builders.normalization  # noqa: F401
+from axonnx.converters.graph_import import GraphImporter, domain_of, layer_name, onnx_meta
+from axonnx.converters.registry import resolve
 from axonnx.node import Node, ParamSpec
 
 __all__ = ["match_layer"]

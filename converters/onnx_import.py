@@ -7,10 +7,11 @@ from collections import Counter
 from collections.abc import Mapping
 
 import onnx
-from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs
+import onnx.version_converter
+
+from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs, value_type
 from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
-
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
 from axonnx.state import ModelState
@@ -43,19 +44,48 @@ def import_onnx(
     >>> model, state = ax.import_onnx("models/mlp.onnx")        # doctest: +SKIP
     >>> ax.predict(model, state, {"x": x})["y"].shape           # doctest: +SKIP
     """
-    proto = load_model(source)
-    opsets = {
-        (imp.domain if imp.domain != "ai.onnx" else ""): imp.version for imp in proto.opset_import
-    }
-    missing = unsupported_ops(proto.graph, opsets)
-    if missing:
-        raise UnsupportedOpError(describe_missing(missing))
+    proto = _convertible(load_model(source))
+    opsets = _opsets(proto)
     importer = GraphImporter(opsets, dict(dims or {}))
     outputs = importer.run(proto.graph)
     names = [o.name for o in proto.graph.output]
-    meta = {"onnx_outputs": names, "onnx_opsets": opsets, "onnx_producer": proto.producer_name}
+    meta = {
+        "onnx_outputs": names,
+        "onnx_output_types": [value_type(o, {})[1] for o in proto.graph.output],
+        "onnx_opsets": opsets,
+        "onnx_producer": proto.producer_name,
+    }
     model = gather_outputs({n: outputs[n] for n in names}).replace(meta=meta)
     return model, ModelState(importer.params, importer.state)
+
+
+def _opsets(proto: onnx.ModelProto) -> dict[str, int]:
+    return {
+        (imp.domain if imp.domain != "ai.onnx" else ""): imp.version for imp in proto.opset_import
+    }
+
+
+_UPGRADE_TARGETS = (7, 9, 11, 13, 17, 21)
+
+
+def _convertible(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """`proto` itself when axonnx supports every op; otherwise the same model upgraded to
+    a newer opset by `onnx.version_converter` when that makes every op supported.
+
+    Raises `UnsupportedOpError` listing every unsupported op of the original model.
+    """
+    missing = unsupported_ops(proto.graph, _opsets(proto))
+    if not missing:
+        return proto
+    current = _opsets(proto).get("", 0)
+    for target in (t for t in _UPGRADE_TARGETS if t > current):
+        try:
+            upgraded = onnx.version_converter.convert_version(proto, target)
+        except Exception:  # noqa: BLE001  (the converter raises many types; try the next)
+            continue
+        if not unsupported_ops(upgraded.graph, _opsets(upgraded)):
+            return upgraded
+    raise UnsupportedOpError(describe_missing(missing))
 
 
 def unsupported_ops(graph: onnx.GraphProto, opsets: Mapping[str, int]) -> Counter:

@@ -17,9 +17,9 @@ from typing import Any
 
 import jax
 import numpy as np
-from axonnx.converters.registry import spec_of
 
 from axonnx.compiler import Plan, plan, run
+from axonnx.converters.registry import spec_of
 from axonnx.node import Node
 from axonnx.ops import get_op
 from axonnx.state import ModelState
@@ -59,12 +59,28 @@ class Runtime:
 
 
 def _static_inputs(laid_out: Plan) -> set[str]:
-    names = set()
-    for node in laid_out.order:
-        spec = spec_of(node.op)
-        if spec is None:
+    """Graph inputs whose values reach a shape-like slot (directly or through other ops;
+    Shape and Size only read shapes, so the walk stops there)."""
+    names, seen = set(), set()
+    stack = [p for node in laid_out.order for p in _static_parents(node)]
+    while stack:
+        node = stack.pop()
+        if node.id in seen:
             continue
-        for position, parent in enumerate(node.parents):
-            if position in spec.static_inputs and parent.op == "input":
-                names.add(laid_out.names[parent.id])
+        seen.add(node.id)
+        if node.op == "input":
+            names.add(laid_out.names[node.id])
+        elif node.meta.get("op_type") not in ("Shape", "Size"):
+            stack.extend(node.parents)
     return names
+
+
+def _static_parents(node: Node) -> list[Node]:
+    spec = spec_of(node.op)
+    if spec is None:
+        return []
+    return [p for i, p in enumerate(node.parents) if i in spec.static_inputs]
+
+
+def _returns_strings(model: Node) -> bool:
+    return "object" in model.meta.get("onnx_output_types", ())

@@ -45,8 +45,14 @@ class CNN(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * 7 * 7, 10))
 
@@ -95,8 +101,12 @@ def bert(config_kwargs: dict) -> nn.Module:
 
     class ExportableBert(BertModel):
         def forward(self, input_ids, attention_mask, token_type_ids):
-            out = super().forward(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=token_type_ids, return_dict=True)
+            out = super().forward(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                token_type_ids=token_type_ids,
+                return_dict=True,
+            )
             return out.last_hidden_state, out.pooler_output
 
     model = ExportableBert(BertConfig(**config_kwargs)).eval()
@@ -121,14 +131,23 @@ def bert_example(vocab: int, batch: int = 2, seq: int = 8) -> tuple[torch.Tensor
     generator = torch.Generator().manual_seed(SEED)
     ids = torch.randint(0, vocab, (batch, seq), generator=generator)
     mask = torch.ones(batch, seq, dtype=torch.int64)
-    mask[1, seq // 2:] = 0
+    mask[1, seq // 2 :] = 0
     types = torch.zeros(batch, seq, dtype=torch.int64)
-    types[:, seq // 2:] = 1
+    types[:, seq // 2 :] = 1
     return ids, mask, types
 
 
-def export_torchscript(model: nn.Module, args: tuple, path: Path, *, inputs, outputs, axes,
-                       opset: int = 17, keep_batch_norm: bool = False) -> None:
+def export_torchscript(
+    model: nn.Module,
+    args: tuple,
+    path: Path,
+    *,
+    inputs,
+    outputs,
+    axes,
+    opset: int = 17,
+    keep_batch_norm: bool = False,
+) -> None:
     """TorchScript exporter (`dynamo=False`), constants folded.
 
     The exporter folds an eval-mode BatchNormalization into the preceding Conv;
@@ -137,18 +156,33 @@ def export_torchscript(model: nn.Module, args: tuple, path: Path, *, inputs, out
     """
     mode = torch.onnx.TrainingMode.PRESERVE if keep_batch_norm else torch.onnx.TrainingMode.EVAL
     with _quiet():
-        torch.onnx.export(model, args, str(path), dynamo=False, opset_version=opset,
-                          input_names=list(inputs), output_names=list(outputs),
-                          dynamic_axes=axes, do_constant_folding=True, training=mode)
+        torch.onnx.export(
+            model,
+            args,
+            str(path),
+            dynamo=False,
+            opset_version=opset,
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_axes=axes,
+            do_constant_folding=True,
+            training=mode,
+        )
 
 
-def export_dynamo(model: nn.Module, args: tuple, path: Path, *, inputs, outputs,
-                  shapes) -> None:
+def export_dynamo(model: nn.Module, args: tuple, path: Path, *, inputs, outputs, shapes) -> None:
     """Dynamo exporter (`dynamo=True`, its default opset), weights embedded in the file."""
     with _quiet():
-        program = torch.onnx.export(model, args, dynamo=True, input_names=list(inputs),
-                                    output_names=list(outputs), dynamic_shapes=shapes,
-                                    optimize=True, verbose=False)
+        program = torch.onnx.export(
+            model,
+            args,
+            dynamo=True,
+            input_names=list(inputs),
+            output_names=list(outputs),
+            dynamic_shapes=shapes,
+            optimize=True,
+            verbose=False,
+        )
         program.save(str(path), external_data=False)
 
 
@@ -176,13 +210,11 @@ def make_bert(path: Path, config_kwargs: dict, exporter: str) -> None:
         axes = {n: {0: "batch", 1: "sequence"} for n in BERT_INPUTS}
         axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
         axes["pooler_output"] = {0: "batch"}
-        export_torchscript(model, args, path, inputs=BERT_INPUTS, outputs=BERT_OUTPUTS,
-                           axes=axes)
+        export_torchscript(model, args, path, inputs=BERT_INPUTS, outputs=BERT_OUTPUTS, axes=axes)
     else:
         batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=512)
         shapes = {n: {0: batch, 1: seq} for n in BERT_INPUTS}
-        export_dynamo(model, args, path, inputs=BERT_INPUTS, outputs=BERT_OUTPUTS,
-                      shapes=shapes)
+        export_dynamo(model, args, path, inputs=BERT_INPUTS, outputs=BERT_OUTPUTS, shapes=shapes)
 
 
 def make_cnn(path: Path) -> None:
@@ -191,24 +223,38 @@ def make_cnn(path: Path) -> None:
     with torch.no_grad():
         randomize_batch_norm(model)
     x = torch.randn(2, 1, 28, 28)
-    export_torchscript(model, (x,), path, inputs=["x"], outputs=["logits"],
-                       axes={"x": {0: "batch"}, "logits": {0: "batch"}}, keep_batch_norm=True)
+    export_torchscript(
+        model,
+        (x,),
+        path,
+        inputs=["x"],
+        outputs=["logits"],
+        axes={"x": {0: "batch"}, "logits": {0: "batch"}},
+        keep_batch_norm=True,
+    )
 
 
 def make_lstm(path: Path) -> None:
     torch.manual_seed(SEED)
     model = LSTMClassifier().eval()
     tokens = torch.randint(0, 100, (2, 8))
-    export_torchscript(model, (tokens,), path, inputs=["tokens"], outputs=["logits"],
-                       axes={"tokens": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}})
+    export_torchscript(
+        model,
+        (tokens,),
+        path,
+        inputs=["tokens"],
+        outputs=["logits"],
+        axes={"tokens": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
+    )
 
 
 def make_mlp(path: Path) -> None:
     torch.manual_seed(SEED)
     model = mlp().eval()
     x = torch.randn(2, 784)
-    export_torchscript(model, (x,), path, inputs=["x"], outputs=["y"],
-                       axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    export_torchscript(
+        model, (x,), path, inputs=["x"], outputs=["y"], axes={"x": {0: "batch"}, "y": {0: "batch"}}
+    )
 
 
 SHIPPED: dict[str, Callable[[Path], None]] = {
@@ -227,11 +273,19 @@ def check(path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=["tiny", "base"], default="tiny",
-                        help="tiny: the shipped models; base: BERT-base (needs --out)")
+    parser.add_argument(
+        "--size",
+        choices=["tiny", "base"],
+        default="tiny",
+        help="tiny: the shipped models; base: BERT-base (needs --out)",
+    )
     parser.add_argument("--out", type=Path, help="output file (--size base) or folder")
-    parser.add_argument("--exporter", choices=["torchscript", "dynamo"], default="torchscript",
-                        help="exporter for --size base")
+    parser.add_argument(
+        "--exporter",
+        choices=["torchscript", "dynamo"],
+        default="torchscript",
+        help="exporter for --size base",
+    )
     args = parser.parse_args(argv)
     torch.use_deterministic_algorithms(True)
     if args.size == "base":

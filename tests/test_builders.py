@@ -59,14 +59,35 @@ SINGLE = [
 ]
 
 ACTIVATIONS = [
-    "celu", "elu", "exp", "gelu", "hard_sigmoid", "hard_silu", "hard_tanh", "leaky_relu",
-    "linear", "log_sigmoid", "log_softmax", "mish", "relu", "relu6", "selu", "sigmoid",
-    "silu", "softmax", "softplus", "softsign", "tanh",
+    "celu",
+    "elu",
+    "exp",
+    "gelu",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_tanh",
+    "leaky_relu",
+    "linear",
+    "log_sigmoid",
+    "log_softmax",
+    "mish",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "tanh",
 ]
 
 
-@pytest.mark.parametrize(("builder", "shape", "args", "kwargs", "expected"), SINGLE,
-                         ids=[f"{row[0]}-{i}" for i, row in enumerate(SINGLE)])
+@pytest.mark.parametrize(
+    ("builder", "shape", "args", "kwargs", "expected"),
+    SINGLE,
+    ids=[f"{row[0]}-{i}" for i, row in enumerate(SINGLE)],
+)
 def test_single_input_builder_shape(builder, shape, args, kwargs, expected):
     x = ax.input("x", shape=shape)
     node = getattr(ax, builder)(x, *args, **kwargs)
@@ -233,25 +254,37 @@ def test_container_getitem_by_key():
 
 # ---------------------------------------------------------------- chained methods
 
-METHOD_CASES = [(name, shape, args, kwargs) for name, shape, args, kwargs, _ in SINGLE
-                if name != "multi_head_attention"]
+METHOD_CASES = [
+    (name, shape, args, kwargs)
+    for name, shape, args, kwargs, _ in SINGLE
+    if name != "multi_head_attention"
+]
 METHOD_CASES += [(name, (None, 4), (), {}) for name in ACTIVATIONS]
-METHOD_CASES += [("split", (None, 4), (2,), {}), ("lstm", (None, 3, 2), (4,), {}),
-                 ("gru", (None, 3, 2), (4,), {}),
-                 ("conv_lstm", (None, 2, 4, 4, 2), (3, 3), {}),
-                 ("embedding", (None, 3), (7, 2), {}),
-                 ("multi_head_attention", (None, 6, 8), (), {"num_heads": 2})]
+METHOD_CASES += [
+    ("split", (None, 4), (2,), {}),
+    ("lstm", (None, 3, 2), (4,), {}),
+    ("gru", (None, 3, 2), (4,), {}),
+    ("conv_lstm", (None, 2, 4, 4, 2), (3, 3), {}),
+    ("embedding", (None, 3), (7, 2), {}),
+    ("multi_head_attention", (None, 6, 8), (), {"num_heads": 2}),
+]
 
 
 def _signature(node):
     if isinstance(node, tuple):
         return tuple(_signature(n) for n in node)
-    return [(n.op, n.shape, n.dtype, n.params, dict(n.options)) for n in topological_order(node)
-            if n.op != "constant"]
+    return [
+        (n.op, n.shape, n.dtype, n.params, dict(n.options))
+        for n in topological_order(node)
+        if n.op != "constant"
+    ]
 
 
-@pytest.mark.parametrize(("method", "shape", "args", "kwargs"), METHOD_CASES,
-                         ids=[f"{c[0]}-{i}" for i, c in enumerate(METHOD_CASES)])
+@pytest.mark.parametrize(
+    ("method", "shape", "args", "kwargs"),
+    METHOD_CASES,
+    ids=[f"{c[0]}-{i}" for i, c in enumerate(METHOD_CASES)],
+)
 def test_chained_method_equals_function(method, shape, args, kwargs):
     x = ax.input("x", shape=shape, dtype="int32" if method == "embedding" else "float32")
     chained = getattr(x, method)(*args, **kwargs)
@@ -269,8 +302,11 @@ def test_chained_model_predicts_like_function_form():
 
 
 def test_every_single_input_builder_has_a_method():
-    single = {row[0] for row in SINGLE} | set(ACTIVATIONS) | {
-        "activation", "embedding", "lstm", "gru", "conv_lstm", "split", "log_sumexp"}
+    single = (
+        {row[0] for row in SINGLE}
+        | set(ACTIVATIONS)
+        | {"activation", "embedding", "lstm", "gru", "conv_lstm", "split", "log_sumexp"}
+    )
     missing = [name for name in sorted(single) if not callable(getattr(Node, name, None))]
     assert missing == []
 
@@ -336,14 +372,17 @@ def test_dense_on_unknown_features_raises():
         ax.input("x", shape=(None, None)).dense(10)
 
 
-@pytest.mark.parametrize(("builder", "shape", "args", "message"), [
-    ("conv", (None, 8), (4, 3), "conv: expected input of rank >= 3"),
-    ("max_pool", (None, 8), (2,), "max_pool: expected input of rank >= 3"),
-    ("lstm", (None, 8), (4,), r"lstm: expected input of rank in \[3, 3\]"),
-    ("gru", (None, 2, 3, 8), (4,), r"gru: expected input of rank in \[3, 3\]"),
-    ("layer_norm", (None, None), (), "layer_norm: expected a known size"),
-    ("batch_norm", (None, 4, None), (), "batch_norm: expected a known size"),
-])
+@pytest.mark.parametrize(
+    ("builder", "shape", "args", "message"),
+    [
+        ("conv", (None, 8), (4, 3), "conv: expected input of rank >= 3"),
+        ("max_pool", (None, 8), (2,), "max_pool: expected input of rank >= 3"),
+        ("lstm", (None, 8), (4,), r"lstm: expected input of rank in \[3, 3\]"),
+        ("gru", (None, 2, 3, 8), (4,), r"gru: expected input of rank in \[3, 3\]"),
+        ("layer_norm", (None, None), (), "layer_norm: expected a known size"),
+        ("batch_norm", (None, 4, None), (), "batch_norm: expected a known size"),
+    ],
+)
 def test_shape_errors_name_the_layer(builder, shape, args, message):
     with pytest.raises(ax.ShapeError, match=message):
         getattr(ax, builder)(ax.input("x", shape=shape), *args)
@@ -361,4 +400,3 @@ def test_node_is_immutable():
         x.name = "y"
     with pytest.raises(TypeError):
         x.options["shape"] = (1,)
-

@@ -26,7 +26,9 @@ def _np_softmax(z):
 def _leaves_equal(a, b):
     flat_a, tree_a = jax.tree_util.tree_flatten(a)
     flat_b, tree_b = jax.tree_util.tree_flatten(b)
-    return tree_a == tree_b and all(np.array_equal(u, v) for u, v in zip(flat_a, flat_b, strict=True))
+    return tree_a == tree_b and all(
+        np.array_equal(u, v) for u, v in zip(flat_a, flat_b, strict=True)
+    )
 
 
 # ---------------------------------------------------------------- init
@@ -56,8 +58,9 @@ def test_init_of_named_layer_is_independent_of_position():
     x = ax.input("x", shape=(None, 4))
     alone = x.dense(3, name="head")
     deeper = x.dense(4).dense(4, name="mid").dense(3, name="head")
-    np.testing.assert_array_equal(ax.init(alone).params["head"]["kernel"],
-                                  ax.init(deeper).params["head"]["kernel"])
+    np.testing.assert_array_equal(
+        ax.init(alone).params["head"]["kernel"], ax.init(deeper).params["head"]["kernel"]
+    )
 
 
 def test_init_statistics_follow_the_initializer():
@@ -76,8 +79,9 @@ def test_initial_values_override_by_layer():
     state = ax.init(model, {"dense_0": {"kernel": kernel}})
     np.testing.assert_array_equal(state.params["dense_0"]["kernel"], kernel)
     fresh = ax.init(model)
-    np.testing.assert_array_equal(state.params["dense_1"]["kernel"],
-                                  fresh.params["dense_1"]["kernel"])
+    np.testing.assert_array_equal(
+        state.params["dense_1"]["kernel"], fresh.params["dense_1"]["kernel"]
+    )
 
 
 def test_initial_values_by_namespace():
@@ -85,16 +89,28 @@ def test_initial_values_by_namespace():
     model = body.dense(2)
     kernel = np.ones((4, 3), np.float32)
     state = ax.init(model, initial={"body": {"dense_0": {"kernel": kernel}}})
-    assert set(state.params) == {"body", "dense_0"}
+    # Generated names are numbered over the whole graph, namespaces included.
+    assert set(state.params) == {"body", "dense_1"}
     assert set(state.params["body"]) == {"dense_0"}
     np.testing.assert_array_equal(state.params["body"]["dense_0"]["kernel"], kernel)
-    # The same layer name outside the namespace is another layer.
-    assert state.params["dense_0"]["kernel"].shape == (3, 2)
+    assert state.params["dense_1"]["kernel"].shape == (3, 2)
+
+
+def test_same_user_name_in_two_namespaces():
+    x = ax.input("x", shape=(None, 2))
+    a = ax.namespace(x.dense(2, name="proj"), "a")
+    b = ax.namespace(x.dense(2, name="proj"), "b")
+    params = ax.init(ax.add(a, b)).params
+    assert set(params) == {"a", "b"}
+    assert not np.array_equal(params["a"]["proj"]["kernel"], params["b"]["proj"]["kernel"])
 
 
 def test_initial_value_shape_mismatch_names_layer():
-    with pytest.raises(ax.ShapeError, match=r"dense_0 \(dense\): expected initial value of "
-                       r"'kernel' with shape \(4, 5\), got \(5, 4\)"):
+    with pytest.raises(
+        ax.ShapeError,
+        match=r"dense_0 \(dense\): expected initial value of "
+        r"'kernel' with shape \(4, 5\), got \(5, 4\)",
+    ):
         ax.init(_mlp(), {"dense_0": {"kernel": np.zeros((5, 4), np.float32)}})
 
 
@@ -103,7 +119,7 @@ def test_nested_namespaces():
     outer = ax.namespace(inner.dense(2), "outer")
     params = ax.init(outer).params
     assert set(params) == {"outer"}
-    assert set(params["outer"]) == {"inner", "dense_0"}
+    assert set(params["outer"]) == {"inner", "dense_1"}
     assert set(params["outer"]["inner"]["dense_0"]) == {"kernel", "bias"}
 
 
@@ -131,8 +147,10 @@ def test_mlp_matches_numpy():
 def test_predict_with_custom_params_matches_numpy():
     model = _mlp()
     rng = np.random.default_rng(1)
-    given = {"dense_0": {"kernel": rng.normal(size=(4, 5)), "bias": rng.normal(size=5)},
-             "dense_1": {"kernel": rng.normal(size=(5, 3)), "bias": rng.normal(size=3)}}
+    given = {
+        "dense_0": {"kernel": rng.normal(size=(4, 5)), "bias": rng.normal(size=5)},
+        "dense_1": {"kernel": rng.normal(size=(5, 3)), "bias": rng.normal(size=3)},
+    }
     state = ax.init(model, given)
     data = _data(3, 4)
     hidden = np.maximum(data @ given["dense_0"]["kernel"] + given["dense_0"]["bias"], 0)
@@ -203,8 +221,9 @@ def test_split_and_getitem_of_container():
     box = ax.container({"l": left, "r": right})
     model = ax.subtract(box["r"], box["l"])
     data = _data(3, 4)
-    np.testing.assert_array_equal(ax.predict(model, ax.init(model), data),
-                                  data[:, 2:] - data[:, :2])
+    np.testing.assert_array_equal(
+        ax.predict(model, ax.init(model), data), data[:, 2:] - data[:, :2]
+    )
 
 
 def _mean_positive(x):
@@ -259,8 +278,7 @@ def test_shared_param_is_one_parameter():
     state = init_fn({"w": np.array([2.0, 3.0, -1.0], np.float32)})
     assert jax.tree_util.tree_structure(state.params) == jax.tree_util.tree_structure({"w": 0})
     data = _data(4, 3)
-    np.testing.assert_allclose(predict_fn(state, data), data * np.array([4.0, 9.0, 1.0]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(predict_fn(state, data), data * np.array([4.0, 9.0, 1.0]), rtol=1e-6)
     assert ax.summary(model).count("Total Parameters: 3") == 1
 
     def loss(params):
@@ -280,12 +298,19 @@ def test_untrainable_param_lives_in_state():
 
 def test_custom_layer_error_names_layer():
     x = ax.input("x", shape=(None, 3))
-    model = ax.layer(_scale, [x, ax.param("w", (3,))], name="scaler")
+    model = ax.layer(_scale, [x, ax.param("w", (3,), initializer="ones")], name="scaler")
     init_fn, predict_fn = ax.build(model)
     state = init_fn()
     bad = state._replace(params={"w": jnp.ones((3, 2))})
     with pytest.raises(ax.LayerError, match=r"^scaler \(layer:"):
         predict_fn(bad, _data(2, 3))
+
+
+def test_initializer_error_names_param():
+    x = ax.input("x", shape=(None, 3))
+    model = ax.layer(_scale, [x, ax.param("w", (3,))])  # glorot needs a 2-D shape
+    with pytest.raises(ax.ShapeError, match=r"^w \(param\): cannot initialize 'value' of shape"):
+        ax.init(model)
 
 
 def test_missing_param_in_state_names_layer():
@@ -354,9 +379,13 @@ def test_batch_norm_inference_uses_running_statistics():
     model = ax.input("x", shape=(None, 2, 3)).batch_norm(epsilon=1e-5)
     mean, var = np.array([1.0, -1.0, 0.5], np.float32), np.array([4.0, 1.0, 0.25], np.float32)
     scale, bias = np.array([2.0, 1.0, -1.0], np.float32), np.array([0.0, 1.0, 2.0], np.float32)
-    state = ax.init(model, ax.ModelState(
-        {"batch_norm_0": {"scale": scale, "bias": bias}},
-        {"batch_norm_0": {"mean": mean, "var": var}}))
+    state = ax.init(
+        model,
+        ax.ModelState(
+            {"batch_norm_0": {"scale": scale, "bias": bias}},
+            {"batch_norm_0": {"mean": mean, "var": var}},
+        ),
+    )
     data = _data(4, 2, 3)
     expected = scale * (data - mean) / np.sqrt(var + 1e-5) + bias
     np.testing.assert_allclose(ax.predict(model, state, data), expected, rtol=1e-5, atol=1e-5)
@@ -371,8 +400,7 @@ def test_build_functions_jit():
     state = jax.jit(init_fn)()
     assert _leaves_equal(state, init_fn())
     data = _data(5, 4)
-    np.testing.assert_allclose(jax.jit(predict_fn)(state, data), predict_fn(state, data),
-                               rtol=1e-6)
+    np.testing.assert_allclose(jax.jit(predict_fn)(state, data), predict_fn(state, data), rtol=1e-6)
 
 
 def test_build_train_mode_under_jit():
@@ -383,8 +411,9 @@ def test_build_train_mode_under_jit():
     out_jit, new_jit = jax.jit(predict_fn)(state, data, key=jax.random.key(2))
     out, new = predict_fn(state, data, key=jax.random.key(2))
     np.testing.assert_allclose(out_jit, out, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(new_jit["batch_norm_0"]["var"], new["batch_norm_0"]["var"],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        new_jit["batch_norm_0"]["var"], new["batch_norm_0"]["var"], rtol=1e-6
+    )
 
 
 def test_grad_matches_finite_differences():

@@ -48,8 +48,14 @@ def test_seed_model_rows():
         'dense_1 ( dense["dropout_0"] )',
         'softmax_0 ( softmax["dense_1"] )',
     ]
-    assert [r[1] for r in rows] == ["(None, 784)", "(None, 128)", "(None, 128)",
-                                    "(None, 128)", "(None, 10)", "(None, 10)"]
+    assert [r[1] for r in rows] == [
+        "(None, 784)",
+        "(None, 128)",
+        "(None, 128)",
+        "(None, 128)",
+        "(None, 10)",
+        "(None, 10)",
+    ]
     assert {r[2] for r in rows} == {"p=f32 c=f32 o=f32"}
     counts = [int(r[3]) for r in rows]
     assert counts == [0, 784 * 128 + 128, 0, 0, 128 * 10 + 10, 0]

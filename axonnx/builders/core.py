@@ -3,6 +3,7 @@ containers, namespaces and output selection."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -124,9 +125,19 @@ def layer(
     >>> ax.layer(lambda a, w: a * w, [x, ax.param("w", (3,))]).shape
     (None, 3)
     """
-    op = op_name or f"layer:{fn.__module__}:{fn.__qualname__}"
+    op = op_name or _layer_op(fn)
     register_op(op, fn, folds=False)
     return make(op, inputs, (), options, name=name)
+
+
+_anonymous = itertools.count()
+
+
+def _layer_op(fn: Callable) -> str:
+    """`layer:module:qualname`; lambdas and local functions (which share qualnames such
+    as `<lambda>`) get a unique `@k` suffix and cannot be saved by reference."""
+    op = f"layer:{fn.__module__}:{fn.__qualname__}"
+    return f"{op}@{next(_anonymous)}" if "<" in fn.__qualname__ else op
 
 
 def container(structure: Any, *, name: str | None = None) -> Node:

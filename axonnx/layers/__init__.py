@@ -1,14 +1,14 @@
 """Functional layers: pure functions of JAX arrays, usable in any `jax.jit`/`jax.grad`."""
 
 from axonnx.layers.attention import dot_product_attention, multi_head_attention
-from axonnx.layers.conv import (
+from axonnx.layers.convolution import (
     conv,
     conv_transpose,
     depthwise_conv,
     separable_conv2d,
     separable_conv3d,
 )
-from axonnx.layers.dropout import alpha_dropout, dropout, feature_alpha_dropout, spatial_dropout
+from axonnx.layers.regularization import alpha_dropout, dropout, feature_alpha_dropout, spatial_dropout
 from axonnx.layers.linear import bilinear, dense, embedding
 from axonnx.layers.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from axonnx.layers.padding import pad
@@ -24,7 +24,7 @@ from axonnx.layers.pooling import (
     max_pool,
 )
 from axonnx.layers.recurrent import conv_lstm, conv_lstm_cell, gru, gru_cell, lstm, lstm_cell
-from axonnx.layers.resize import resize
+from axonnx.layers.resizing import resize
 
 __all__ = [
     "adaptive_avg_pool", "adaptive_lp_pool", "adaptive_max_pool", "alpha_dropout", "avg_pool",

@@ -11,7 +11,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from axonnx.layers.dropout import dropout
+from axonnx.layers.regularization import dropout
 from axonnx.layers.normalization import check_mode
 
 __all__ = ["dot_product_attention", "multi_head_attention"]

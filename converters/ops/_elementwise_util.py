@@ -30,6 +30,8 @@ _SATURATING_FLOAT8 = frozenset(
 _SUB_BYTE_INTS = frozenset(
     np.dtype(t) for t in (ml_dtypes.int4, ml_dtypes.uint4, ml_dtypes.int2, ml_dtypes.uint2)
 )
+# ml_dtypes and jax.numpy know these, but XLA cannot convert to or from them.
+_NOT_IN_XLA = frozenset({"float6_e2m3fn", "float6_e3m2fn"})
 _E8M0_ROUND_MODES = ("up", "down", "nearest")
 
 
@@ -65,14 +67,13 @@ def onnx_dtype(to: int, op: str) -> np.dtype:
 
 def _jax_dtype(dtype: np.dtype, op: str) -> np.dtype:
     """`dtype` as JAX holds it (64-bit types narrow without x64)."""
-    try:
-        return jax.dtypes.canonicalize_dtype(dtype)
-    except (TypeError, ValueError) as error:
+    if dtype.name in _NOT_IN_XLA or not hasattr(jnp, dtype.name):
         raise UnsupportedOpError(
             f"{op}: data type {dtype.name} is not supported by JAX; supported are the "
             "standard numeric types, bool, string, float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz, "
             "e8m0), float4e2m1, int4/uint4 and int2/uint2."
-        ) from error
+        )
+    return jax.dtypes.canonicalize_dtype(dtype)
 
 
 def cast(x: Any, to: int, *, saturate: int = 1, round_mode: str = "up", op: str = "Cast") -> Any:
@@ -82,6 +83,8 @@ def cast(x: Any, to: int, *, saturate: int = 1, round_mode: str = "up", op: str 
     dtype = onnx_dtype(to, op)
     if is_strings(x):
         x = _parse_strings(x, dtype)
+    elif isinstance(x, np.ndarray) and x.dtype.name in _NOT_IN_XLA:
+        x = x.astype(np.float32)  # exact: float6 values are float32 values
     if to == TensorProto.FLOAT8E8M0:
         return _to_e8m0(x, bool(saturate), round_mode, op)
     target = _jax_dtype(dtype, op)

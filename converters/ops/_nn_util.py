@@ -238,8 +238,19 @@ def source_coords(mode: str, size: int, out: int, scale: float, roi) -> np.ndarr
     raise UnsupportedOpError(f"Resize: unsupported coordinate_transformation_mode {mode!r}")
 
 
-def resize_weights(size, out, scale, roi, *, mode, coordinate_mode, nearest_mode, cubic_a,
-                   antialias, exclude_outside):
+def resize_weights(
+    size,
+    out,
+    scale,
+    roi,
+    *,
+    mode,
+    coordinate_mode,
+    nearest_mode,
+    cubic_a,
+    antialias,
+    exclude_outside,
+):
     """Static `(indices, coefficients, extrapolated)` resizing one axis from `size` to
     `out` cells: output `i` is `sum_j coefficients[i, j] * x[indices[i, j]]`;
     `extrapolated` (or None) flags outputs outside the input (tf_crop_and_resize)."""

@@ -8,8 +8,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from axonnx.converters.ops._common import normalize_axis, static
 
+from axonnx.converters.ops._common import normalize_axis, static
 from axonnx.errors import ShapeError
 
 __all__ = ["KERNELS", "cumulative", "reduce"]
@@ -17,8 +17,9 @@ __all__ = ["KERNELS", "cumulative", "reduce"]
 Kernel = Callable[[jax.Array, tuple[int, ...], bool], jax.Array]
 
 
-def resolve_axes(axes: Sequence[int] | None, rank: int, noop_with_empty_axes: int,
-                 what: str) -> tuple[int, ...] | None:
+def resolve_axes(
+    axes: Sequence[int] | None, rank: int, noop_with_empty_axes: int, what: str
+) -> tuple[int, ...] | None:
     """Non-negative reduction axes; `None` means "return the input unchanged".
 
     Absent or empty `axes` reduce over every axis, unless `noop_with_empty_axes` is set.
@@ -29,15 +30,17 @@ def resolve_axes(axes: Sequence[int] | None, rank: int, noop_with_empty_axes: in
     try:
         normalized = tuple(normalize_axis(a, rank) for a in axes)
     except ShapeError as error:
-        raise ShapeError(f"{what}: {error}; expected axes in [{-rank}, {rank - 1}], "
-                         f"got {list(axes)}") from None
+        raise ShapeError(
+            f"{what}: {error}; expected axes in [{-rank}, {rank - 1}], got {list(axes)}"
+        ) from None
     if len(set(normalized)) != len(normalized):
         raise ShapeError(f"{what}: expected distinct axes, got {list(axes)}")
     return normalized
 
 
-def reduce(data: Any, axes: Any, keepdims: int, noop_with_empty_axes: int, kernel: Kernel,
-           what: str) -> jax.Array:
+def reduce(
+    data: Any, axes: Any, keepdims: int, noop_with_empty_axes: int, kernel: Kernel, what: str
+) -> jax.Array:
     """Apply `kernel` over `axes` (static) of `data`, keeping `data`'s dtype."""
     data = jnp.asarray(data)
     if axes is not None:
@@ -119,8 +122,9 @@ KERNELS: dict[str, Kernel] = {
 }
 
 
-def cumulative(x: Any, axis: Any, exclusive: int, reverse: int, scan: Callable,
-               identity: int, what: str) -> jax.Array:
+def cumulative(
+    x: Any, axis: Any, exclusive: int, reverse: int, scan: Callable, identity: int, what: str
+) -> jax.Array:
     """Inclusive/exclusive, forward/reverse scan of `x` along the static `axis`.
 
     Args:

@@ -11,12 +11,18 @@ from axonnx.converters.ops._common import normalize_axis, static
 
 from axonnx.errors import InvalidModelError
 
-__all__ = ["axes_list", "backend", "element_index", "ints", "slice_of", "wrap_negative"]
+__all__ = ["as_array", "axes_list", "backend", "element_index", "ints", "slice_of", "wrap_negative"]
 
 
 def backend(x: Any):
     """`numpy` for string (object) arrays, which JAX cannot hold; `jax.numpy` otherwise."""
     return np if isinstance(x, np.ndarray) and x.dtype == object else jnp
+
+
+def as_array(x: Any) -> Any:
+    """`x` ready for fancy indexing by (possibly traced) index arrays: a JAX array, except
+    string arrays, which stay NumPy."""
+    return x if backend(x) is np else jnp.asarray(x)
 
 
 def ints(value: Any, what: str) -> list[int]:

@@ -318,7 +318,7 @@ def where(condition, X, Y):
         if isinstance(condition, jax.core.Tracer):
             raise UnsupportedOpError(
                 "Where: choosing between strings needs the condition while the model is "
-                "compiled, but it depends on run-time data. Run the model without jax.jit."
+                "compiled, but it depends on run-time data. Feed the condition as a constant."
             )
         return np.where(np.asarray(condition), X, Y)
     return jnp.where(condition, X, Y)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 from axonnx.converters.ops._common import int64, normalize_axis, static
-from axonnx.converters.ops._shape_util import backend, element_index, wrap_negative
+from axonnx.converters.ops._shape_util import as_array, backend, element_index, wrap_negative
 from axonnx.converters.registry import onnx_op
 
 from axonnx.errors import ShapeError, UnsupportedOpError
@@ -32,7 +32,7 @@ def gather_elements(data, indices, *, axis=0):
     `axis`; the output has the shape of `indices`."""
     axis = normalize_axis(axis, np.ndim(data))
     indices = wrap_negative(indices, np.shape(data)[axis])
-    return data[element_index(indices, axis)]
+    return as_array(data)[element_index(indices, axis)]
 
 
 def _nd_index(data, indices, batch_dims: int) -> tuple:
@@ -56,7 +56,7 @@ def _nd_index(data, indices, batch_dims: int) -> tuple:
 def gather_nd(data, indices, *, batch_dims=0):
     """ONNX GatherND-11..13: slices of `data` addressed by the last axis of `indices`,
     after `batch_dims` shared leading axes."""
-    return data[_nd_index(data, indices, batch_dims)]
+    return as_array(data)[_nd_index(data, indices, batch_dims)]
 
 
 # --- scatter ---------------------------------------------------------------------------
@@ -146,7 +146,8 @@ def reverse_sequence(input, sequence_lens, *, batch_axis=1, time_axis=0):
         [-1 if t == time_axis else 1 for t in range(rank)]
     )
     source = jnp.where(steps < lens, lens - 1 - steps, steps)
-    return input[element_index(jnp.broadcast_to(source, np.shape(input)), time_axis)]
+    index = element_index(jnp.broadcast_to(source, np.shape(input)), time_axis)
+    return as_array(input)[index]
 
 
 # --- selection by value (data-dependent shapes) ----------------------------------------

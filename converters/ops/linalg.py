@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from axonnx.converters.registry import onnx_op
 
+from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
 TRAINING = "ai.onnx.preview.training"
@@ -68,9 +68,11 @@ def _minus_zero_point(x, zero_point, per_row: bool):
 @onnx_op("MatMulInteger", 10)
 def matmul_integer(A, B, a_zero_point=None, b_zero_point=None):
     """ONNX MatMulInteger-10: int32 `(A - a_zero_point) @ (B - b_zero_point)` for 8-bit A, B."""
-    return jnp.matmul(_minus_zero_point(A, a_zero_point, True),
-                      _minus_zero_point(B, b_zero_point, False),
-                      preferred_element_type=jnp.int32)
+    return jnp.matmul(
+        _minus_zero_point(A, a_zero_point, True),
+        _minus_zero_point(B, b_zero_point, False),
+        preferred_element_type=jnp.int32,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -80,12 +82,15 @@ def matmul_integer(A, B, a_zero_point=None, b_zero_point=None):
 def _nll(log_prob, target, weight, ignore_index, reduction: str, op: str):
     """Negative log-likelihood of `target` (N, d1..dk) under `log_prob` (N, C, d1..dk)."""
     if reduction not in ("none", "sum", "mean"):
-        raise UnsupportedOpError(f"{op}: expected reduction 'none', 'sum' or 'mean', "
-                                 f"got {reduction!r}")
+        raise UnsupportedOpError(
+            f"{op}: expected reduction 'none', 'sum' or 'mean', got {reduction!r}"
+        )
     log_prob, target = jnp.asarray(log_prob), jnp.asarray(target)
     if log_prob.ndim < 2 or target.shape != log_prob.shape[:1] + log_prob.shape[2:]:
-        raise ShapeError(f"{op}: expected input (N, C, d1..dk) and target (N, d1..dk), got "
-                         f"shapes {log_prob.shape} and {target.shape}")
+        raise ShapeError(
+            f"{op}: expected input (N, C, d1..dk) and target (N, d1..dk), got "
+            f"shapes {log_prob.shape} and {target.shape}"
+        )
     keep = jnp.ones(target.shape, bool) if ignore_index is None else target != ignore_index
     classes = jnp.clip(target, 0, log_prob.shape[1] - 1)
     picked = jnp.take_along_axis(log_prob, classes[:, None], axis=1)[:, 0]
@@ -100,16 +105,23 @@ def _nll(log_prob, target, weight, ignore_index, reduction: str, op: str):
 
 
 @onnx_op("NegativeLogLikelihoodLoss", 12, 13, 22)
-def negative_log_likelihood_loss(input, target, weight=None, *,  # noqa: A002 (ONNX name)
-                                 ignore_index=None, reduction="mean"):
+def negative_log_likelihood_loss(
+    input,
+    target,
+    weight=None,
+    *,  # noqa: A002 (ONNX name)
+    ignore_index=None,
+    reduction="mean",
+):
     """ONNX NegativeLogLikelihoodLoss-12,13,22: `-input[n, target[n, d], d] * weight[c]`,
     zero where target == ignore_index, reduced by `reduction` (mean is weight-averaged)."""
     return _nll(input, target, weight, ignore_index, reduction, "NegativeLogLikelihoodLoss")
 
 
 @onnx_op("SoftmaxCrossEntropyLoss", 12, 13)
-def softmax_cross_entropy_loss(scores, labels, weights=None, *, ignore_index=None,
-                               reduction="mean"):
+def softmax_cross_entropy_loss(
+    scores, labels, weights=None, *, ignore_index=None, reduction="mean"
+):
     """ONNX SoftmaxCrossEntropyLoss-12,13: NLL of `labels` under log_softmax(scores, axis=1);
     returns (loss, log_prob)."""
     log_prob = jax.nn.log_softmax(jnp.asarray(scores), axis=1)
@@ -126,10 +138,11 @@ def softmax_cross_entropy_loss(scores, labels, weights=None, *, ignore_index=Non
 def _groups(inputs: tuple, count: int, op: str) -> list[tuple]:
     """Split the variadic inputs into `count` equal groups, zipped per tensor."""
     if not inputs or len(inputs) % count:
-        raise InvalidModelError(f"{op}: expected {count} groups of tensors after R and T, "
-                                f"got {len(inputs)} inputs")
+        raise InvalidModelError(
+            f"{op}: expected {count} groups of tensors after R and T, got {len(inputs)} inputs"
+        )
     n = len(inputs) // count
-    return list(zip(*(inputs[i * n:(i + 1) * n] for i in range(count)), strict=True))
+    return list(zip(*(inputs[i * n : (i + 1) * n] for i in range(count)), strict=True))
 
 
 def _regularized(norm_coefficient: float, x, g):
@@ -155,8 +168,16 @@ def adagrad(R, T, *inputs, decay_factor=0.0, epsilon=1e-6, norm_coefficient=0.0)
 
 
 @onnx_op("Adam", 1, domain=TRAINING)
-def adam(R, T, *inputs, alpha=0.9, beta=0.999, epsilon=1e-6, norm_coefficient=0.0,
-         norm_coefficient_post=0.0):
+def adam(
+    R,
+    T,
+    *inputs,
+    alpha=0.9,
+    beta=0.999,
+    epsilon=1e-6,
+    norm_coefficient=0.0,
+    norm_coefficient_post=0.0,
+):
     """ONNX Adam-1 (preview.training): inputs R, T, X..., G..., V..., H...;
     outputs X_new..., V_new..., H_new... (bias-corrected rate when T > 0)."""
     corrected = R * jnp.sqrt(1 - beta**T) / (1 - alpha**T)
@@ -176,11 +197,11 @@ def momentum(R, T, *inputs, alpha=None, beta=None, mode=None, norm_coefficient=N
     """ONNX Momentum-1 (preview.training): inputs R, T, X..., G..., V...; outputs
     X_new..., V_new...; mode "standard" or "nesterov" (gradient weight 1 while T == 0)."""
     if None in (alpha, beta, mode, norm_coefficient):
-        raise InvalidModelError("Momentum: expected attributes alpha, beta, mode and "
-                                "norm_coefficient")
+        raise InvalidModelError(
+            "Momentum: expected attributes alpha, beta, mode and norm_coefficient"
+        )
     if mode not in ("standard", "nesterov"):
-        raise UnsupportedOpError(f"Momentum: expected mode 'standard' or 'nesterov', "
-                                 f"got {mode!r}")
+        raise UnsupportedOpError(f"Momentum: expected mode 'standard' or 'nesterov', got {mode!r}")
     beta_t = jnp.where(T > 0, beta, 1.0)
     updates = []
     for x, g, v in _groups(inputs, 3, "Momentum"):

@@ -10,8 +10,8 @@ from axonnx.converters.registry import onnx_op
 from jax import lax
 
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
-from axonnx.layers import conv as conv_layers
-from axonnx.layers import pooling
+from axonnx.layers import convolution as conv_layers
+from axonnx.layers import pooling as pool_layers
 
 _HIGHEST = lax.Precision.HIGHEST
 
@@ -26,15 +26,29 @@ def _spatial_rank(X, op: str) -> int:
 
 
 @onnx_op("Conv", 1, 11, 22, weight_inputs=(1, 2))
-def conv(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_shape=None,
-         pads=None, strides=None):
+def conv(
+    X,
+    W,
+    B=None,
+    *,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    pads=None,
+    strides=None,
+):
     """ONNX Conv-1..22: N-D grouped convolution, kernel (C_out, C_in / group, *k)."""
     n = _spatial_rank(X, "Conv")
     return conv_layers.conv(
-        X, W, B, strides=nu.per_axis(strides, n, 1, "Conv strides"),
+        X,
+        W,
+        B,
+        strides=nu.per_axis(strides, n, 1, "Conv strides"),
         padding=nu.padding(auto_pad, pads, n, "Conv"),
         kernel_dilation=nu.per_axis(dilations, n, 1, "Conv dilations"),
-        feature_group_count=int(group), channels="first",
+        feature_group_count=int(group),
+        channels="first",
     )
 
 
@@ -53,9 +67,20 @@ def _transpose_padding(X, W, auto_pad, pads, output_shape, output_padding, strid
 
 
 @onnx_op("ConvTranspose", 1, 11, 22, weight_inputs=(1, 2))
-def conv_transpose(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1,
-                   kernel_shape=None, output_padding=None, output_shape=None, pads=None,
-                   strides=None):
+def conv_transpose(
+    X,
+    W,
+    B=None,
+    *,
+    auto_pad="NOTSET",
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    output_padding=None,
+    output_shape=None,
+    pads=None,
+    strides=None,
+):
     """ONNX ConvTranspose-1..22: transposed convolution, kernel (C_in, C_out / group, *k)."""
     n = _spatial_rank(X, "ConvTranspose")
     strides = nu.per_axis(strides, n, 1, "ConvTranspose strides")
@@ -63,25 +88,50 @@ def conv_transpose(X, W, B=None, *, auto_pad="NOTSET", dilations=None, group=1,
     extra = nu.per_axis(output_padding, n, 0, "ConvTranspose output_padding")
     pad = _transpose_padding(X, W, auto_pad, pads, output_shape, extra, strides, dilations)
     return conv_layers.conv_transpose(
-        X, W, B, strides=strides, padding=pad, output_padding=extra,
-        kernel_dilation=dilations, feature_group_count=int(group), channels="first",
+        X,
+        W,
+        B,
+        strides=strides,
+        padding=pad,
+        output_padding=extra,
+        kernel_dilation=dilations,
+        feature_group_count=int(group),
+        channels="first",
     )
 
 
 @onnx_op("DeformConv", 19, 22, weight_inputs=(1, 3))
-def deform_conv(X, W, offset, B=None, mask=None, *, dilations=None, group=1,
-                kernel_shape=None, offset_group=1, pads=None, strides=None):
+def deform_conv(
+    X,
+    W,
+    offset,
+    B=None,
+    mask=None,
+    *,
+    dilations=None,
+    group=1,
+    kernel_shape=None,
+    offset_group=1,
+    pads=None,
+    strides=None,
+):
     """ONNX DeformConv-19..22: convolution sampling X bilinearly at offset kernel taps."""
     n = _spatial_rank(X, "DeformConv")
     N, C, window, out = X.shape[0], X.shape[1], W.shape[2:], offset.shape[2:]
     G, taps = int(offset_group), int(np.prod(W.shape[2:]))
-    base = nu.window_taps(out, window, nu.per_axis(strides, n, 1, "DeformConv strides"),
-                          nu.per_axis(dilations, n, 1, "DeformConv dilations"),
-                          nu.pad_pairs(pads, n, "DeformConv pads"))
+    base = nu.window_taps(
+        out,
+        window,
+        nu.per_axis(strides, n, 1, "DeformConv strides"),
+        nu.per_axis(dilations, n, 1, "DeformConv dilations"),
+        nu.pad_pairs(pads, n, "DeformConv pads"),
+    )
     shifts = offset.reshape(N * G, taps, n, *out)
-    coords = [shifts[:, :, d].reshape(N * G, *window, *out)
-              + jnp.asarray(np.moveaxis(base[d], range(n), range(n, 2 * n)), offset.dtype)
-              for d in range(n)]
+    coords = [
+        shifts[:, :, d].reshape(N * G, *window, *out)
+        + jnp.asarray(np.moveaxis(base[d], range(n), range(n, 2 * n)), offset.dtype)
+        for d in range(n)
+    ]
     cols = nu.sample(X.reshape(N * G, C // G, *X.shape[2:]), coords)
     if mask is not None:
         cols = cols * mask.reshape(N * G, 1, *window, *out)
@@ -133,71 +183,110 @@ def _max_indices(X, window, strides, dilations, auto_pad, pads, ceil_mode, stora
 @onnx_op("MaxPool", 1)
 def max_pool_1(X, *, auto_pad="NOTSET", kernel_shape=None, pads=None, strides=None):
     """ONNX MaxPool-1 (opset 7): max over sliding windows, one output."""
-    return pooling.max_pool(X, **_window_args(X, "MaxPool", auto_pad, pads, kernel_shape,
-                                              strides, None, 0))
+    return pool_layers.max_pool(
+        X, **_window_args(X, "MaxPool", auto_pad, pads, kernel_shape, strides, None, 0)
+    )
 
 
 @onnx_op("MaxPool", 8, 10, 11, 12, 22)
-def max_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None,
-             pads=None, storage_order=0, strides=None):
+def max_pool(
+    X,
+    *,
+    auto_pad="NOTSET",
+    ceil_mode=0,
+    dilations=None,
+    kernel_shape=None,
+    pads=None,
+    storage_order=0,
+    strides=None,
+):
     """ONNX MaxPool-8..22: max over sliding windows and the flat index of each maximum."""
-    args = _window_args(X, "MaxPool", auto_pad, pads, kernel_shape, strides, dilations,
-                        ceil_mode)
-    indices = _max_indices(X, args["kernel_size"], args["strides"], args["dilations"],
-                           auto_pad, pads, ceil_mode, storage_order)
-    return pooling.max_pool(X, **args), indices
+    args = _window_args(X, "MaxPool", auto_pad, pads, kernel_shape, strides, dilations, ceil_mode)
+    indices = _max_indices(
+        X,
+        args["kernel_size"],
+        args["strides"],
+        args["dilations"],
+        auto_pad,
+        pads,
+        ceil_mode,
+        storage_order,
+    )
+    return pool_layers.max_pool(X, **args), indices
 
 
 @onnx_op("AveragePool", 7, 10, 11, 19, 22)
-def average_pool(X, *, auto_pad="NOTSET", ceil_mode=0, count_include_pad=0, dilations=None,
-                 kernel_shape=None, pads=None, strides=None):
+def average_pool(
+    X,
+    *,
+    auto_pad="NOTSET",
+    ceil_mode=0,
+    count_include_pad=0,
+    dilations=None,
+    kernel_shape=None,
+    pads=None,
+    strides=None,
+):
     """ONNX AveragePool-7..22: mean over sliding windows."""
-    args = _window_args(X, "AveragePool", auto_pad, pads, kernel_shape, strides, dilations,
-                        ceil_mode)
-    return pooling.avg_pool(X, count_include_pad=bool(count_include_pad), **args)
+    args = _window_args(
+        X, "AveragePool", auto_pad, pads, kernel_shape, strides, dilations, ceil_mode
+    )
+    return pool_layers.avg_pool(X, count_include_pad=bool(count_include_pad), **args)
 
 
 @onnx_op("LpPool", 2, 11, 18, 22)
-def lp_pool(X, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_shape=None, p=2,
-            pads=None, strides=None):
+def lp_pool(
+    X,
+    *,
+    auto_pad="NOTSET",
+    ceil_mode=0,
+    dilations=None,
+    kernel_shape=None,
+    p=2,
+    pads=None,
+    strides=None,
+):
     """ONNX LpPool-2..22: `(sum |x|^p)^(1/p)` over sliding windows."""
-    args = _window_args(X, "LpPool", auto_pad, pads, kernel_shape, strides, dilations,
-                        ceil_mode)
-    return pooling.lp_pool(X, norm=p, **args)
+    args = _window_args(X, "LpPool", auto_pad, pads, kernel_shape, strides, dilations, ceil_mode)
+    return pool_layers.lp_pool(X, norm=p, **args)
 
 
 @onnx_op("GlobalAveragePool", 1, 22)
 def global_average_pool(X):
     """ONNX GlobalAveragePool-1..22: mean over all spatial axes, kept with size 1."""
-    return pooling.global_avg_pool(X, keep_axes=True, channels="first")
+    return pool_layers.global_avg_pool(X, keep_axes=True, channels="first")
 
 
 @onnx_op("GlobalMaxPool", 1, 22)
 def global_max_pool(X):
     """ONNX GlobalMaxPool-1..22: max over all spatial axes, kept with size 1."""
-    return pooling.global_max_pool(X, keep_axes=True, channels="first")
+    return pool_layers.global_max_pool(X, keep_axes=True, channels="first")
 
 
 @onnx_op("GlobalLpPool", 2, 22)
 def global_lp_pool(X, *, p=2):
     """ONNX GlobalLpPool-2..22: Lp norm over all spatial axes, kept with size 1."""
-    return pooling.global_lp_pool(X, norm=p, keep_axes=True, channels="first")
+    return pool_layers.global_lp_pool(X, norm=p, keep_axes=True, channels="first")
 
 
 @onnx_op("MaxUnpool", 9, 11, 22, static_inputs=(2,))
 def max_unpool(X, I, output_shape=None, *, kernel_shape=None, pads=None, strides=None):  # noqa: E741
-    """ONNX MaxUnpool-9..22: scatter X to the flat positions I of a zero tensor."""
+    """ONNX MaxUnpool-9..22: scatter X to the flat positions I of a zero tensor of the
+    shape inferred from the attributes, then zero-pad (or crop) it to `output_shape`
+    at the end, as the ONNX reference implementation does."""
     n = _spatial_rank(X, "MaxUnpool")
+    window = nu.per_axis(kernel_shape, n, 1, "MaxUnpool kernel_shape")
+    strides = nu.per_axis(strides, n, 1, "MaxUnpool strides")
+    pairs = nu.pad_pairs(pads, n, "MaxUnpool pads")
+    sizes = [(X.shape[2 + i] - 1) * strides[i] + window[i] - sum(pairs[i]) for i in range(n)]
+    shape = (*X.shape[:2], *sizes)
+    y = jnp.zeros(int(np.prod(shape)), X.dtype).at[I.reshape(-1)].set(X.reshape(-1))
+    y = y.reshape(shape)
     if output_shape is None:
-        window = nu.per_axis(kernel_shape, n, 1, "MaxUnpool kernel_shape")
-        strides = nu.per_axis(strides, n, 1, "MaxUnpool strides")
-        pairs = nu.pad_pairs(pads, n, "MaxUnpool pads")
-        sizes = [(X.shape[2 + i] - 1) * strides[i] + window[i] - sum(pairs[i]) for i in range(n)]
-        shape = (*X.shape[:2], *sizes)
-    else:
-        shape = tuple(int(v) for v in static(output_shape, "MaxUnpool output_shape"))
-    out = jnp.zeros(int(np.prod(shape)), X.dtype).at[I.reshape(-1)].set(X.reshape(-1))
-    return out.reshape(shape)
+        return y
+    target = [int(v) for v in static(output_shape, "MaxUnpool output_shape")]
+    y = y[tuple(slice(0, t) for t in target)]
+    return jnp.pad(y, [(0, t - s) for t, s in zip(target, y.shape)])
 
 
 # ---------------------------------------------------------------- resizing
@@ -244,8 +333,10 @@ def _resize_axis(x, axis, indices, coeffs, extrapolated, extrapolation_value, ne
         return jnp.take(x, jnp.asarray(indices[np.arange(len(indices)), coeffs.argmax(-1)]), axis)
     shape = [1] * (x.ndim + 1)
     shape[axis], shape[axis + 1] = coeffs.shape
-    y = jnp.sum(jnp.take(x, jnp.asarray(indices), axis) * coeffs.reshape(shape).astype(x.dtype),
-                axis=axis + 1)
+    y = jnp.sum(
+        jnp.take(x, jnp.asarray(indices), axis) * coeffs.reshape(shape).astype(x.dtype),
+        axis=axis + 1,
+    )
     if extrapolated is not None:
         mask = extrapolated.reshape([-1 if i == axis else 1 for i in range(x.ndim)])
         y = jnp.where(mask, jnp.asarray(extrapolation_value, x.dtype), y)
@@ -259,18 +350,38 @@ def _cast_back(y, dtype):
     return y.astype(dtype)
 
 
-def _resize(X, roi, scales, sizes, *, mode, axes=None, antialias=0,
-            coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75, exclude_outside=0,
-            extrapolation_value=0.0, keep_aspect_ratio_policy="stretch",
-            nearest_mode="round_prefer_floor"):
+def _resize(
+    X,
+    roi,
+    scales,
+    sizes,
+    *,
+    mode,
+    axes=None,
+    antialias=0,
+    coordinate_transformation_mode="half_pixel",
+    cubic_coeff_a=-0.75,
+    exclude_outside=0,
+    extrapolation_value=0.0,
+    keep_aspect_ratio_policy="stretch",
+    nearest_mode="round_prefer_floor",
+):
     plan = _resize_plan(X.shape, roi, scales, sizes, axes, keep_aspect_ratio_policy)
     nearest = mode == "nearest"
     y = X if nearest else X.astype(jnp.promote_types(X.dtype, jnp.float32))
     for axis, out, scale, pair in plan:
         weights = nu.resize_weights(
-            X.shape[axis], out, scale, pair, mode=mode,
-            coordinate_mode=coordinate_transformation_mode, nearest_mode=nearest_mode,
-            cubic_a=cubic_coeff_a, antialias=antialias, exclude_outside=exclude_outside)
+            X.shape[axis],
+            out,
+            scale,
+            pair,
+            mode=mode,
+            coordinate_mode=coordinate_transformation_mode,
+            nearest_mode=nearest_mode,
+            cubic_a=cubic_coeff_a,
+            antialias=antialias,
+            exclude_outside=exclude_outside,
+        )
         y = _resize_axis(y, axis, *weights, extrapolation_value, nearest)
     return y if nearest else _cast_back(y, X.dtype)
 
@@ -279,29 +390,63 @@ def _resize(X, roi, scales, sizes, *, mode, axes=None, antialias=0,
 def resize_10(X, scales, *, mode="nearest"):
     """ONNX Resize-10: asymmetric coordinates; nearest rounds down when upsampling and up
     when downsampling (as onnxruntime's opset-10 kernel)."""
-    return _resize(X, None, static(scales, "Resize scales"), None, mode=mode,
-                   coordinate_transformation_mode="asymmetric", nearest_mode="simple")
+    return _resize(
+        X,
+        None,
+        static(scales, "Resize scales"),
+        None,
+        mode=mode,
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="simple",
+    )
 
 
 @onnx_op("Resize", 11, 13, 18, 19, static_inputs=(1, 2, 3))
-def resize(X, roi=None, scales=None, sizes=None, *, antialias=0, axes=None,
-           coordinate_transformation_mode="half_pixel", cubic_coeff_a=-0.75, exclude_outside=0,
-           extrapolation_value=0.0, keep_aspect_ratio_policy="stretch", mode="nearest",
-           nearest_mode="round_prefer_floor"):
+def resize(
+    X,
+    roi=None,
+    scales=None,
+    sizes=None,
+    *,
+    antialias=0,
+    axes=None,
+    coordinate_transformation_mode="half_pixel",
+    cubic_coeff_a=-0.75,
+    exclude_outside=0,
+    extrapolation_value=0.0,
+    keep_aspect_ratio_policy="stretch",
+    mode="nearest",
+    nearest_mode="round_prefer_floor",
+):
     """ONNX Resize-11..19: nearest / linear / cubic resampling; scales and sizes static."""
     return _resize(
-        X, _optional(roi, "Resize roi"), _optional(scales, "Resize scales"),
-        _optional(sizes, "Resize sizes"), mode=mode, axes=axes, antialias=antialias,
+        X,
+        _optional(roi, "Resize roi"),
+        _optional(scales, "Resize scales"),
+        _optional(sizes, "Resize sizes"),
+        mode=mode,
+        axes=axes,
+        antialias=antialias,
         coordinate_transformation_mode=coordinate_transformation_mode,
-        cubic_coeff_a=cubic_coeff_a, exclude_outside=exclude_outside,
+        cubic_coeff_a=cubic_coeff_a,
+        exclude_outside=exclude_outside,
         extrapolation_value=extrapolation_value,
-        keep_aspect_ratio_policy=keep_aspect_ratio_policy, nearest_mode=nearest_mode)
+        keep_aspect_ratio_policy=keep_aspect_ratio_policy,
+        nearest_mode=nearest_mode,
+    )
 
 
 def _upsample(X, scales, mode):
     mode = {"bilinear": "linear"}.get(mode, mode)
-    return _resize(X, None, np.asarray(scales, np.float32), None, mode=mode,
-                   coordinate_transformation_mode="asymmetric", nearest_mode="simple")
+    return _resize(
+        X,
+        None,
+        np.asarray(scales, np.float32),
+        None,
+        mode=mode,
+        coordinate_transformation_mode="asymmetric",
+        nearest_mode="simple",
+    )
 
 
 @onnx_op("Upsample", 7)
@@ -319,8 +464,13 @@ def upsample(X, scales, *, mode="nearest"):
 # ---------------------------------------------------------------- sampling grids
 
 
-_GRID_MODES = {"bilinear": "linear", "bicubic": "cubic", "linear": "linear", "cubic": "cubic",
-               "nearest": "nearest"}
+_GRID_MODES = {
+    "bilinear": "linear",
+    "bicubic": "cubic",
+    "linear": "linear",
+    "cubic": "cubic",
+    "nearest": "nearest",
+}
 
 
 def _grid_coords(grid, sizes, align_corners, method, padding_mode):
@@ -347,10 +497,12 @@ def grid_sample(X, grid, *, align_corners=0, mode="linear", padding_mode="zeros"
     if method is None or padding_mode not in ("zeros", "border", "reflection"):
         raise UnsupportedOpError(
             f"GridSample: expected mode in {sorted(_GRID_MODES)} and padding_mode in zeros, "
-            f"border, reflection, got mode={mode!r}, padding_mode={padding_mode!r}")
+            f"border, reflection, got mode={mode!r}, padding_mode={padding_mode!r}"
+        )
     dtype = jnp.promote_types(X.dtype, jnp.float32)
-    coords, borders = _grid_coords(grid.astype(dtype), X.shape[2:], align_corners, method,
-                                   padding_mode)
+    coords, borders = _grid_coords(
+        grid.astype(dtype), X.shape[2:], align_corners, method, padding_mode
+    )
     y = nu.sample(X.astype(dtype), coords, method, padding_mode, borders)
     return y.astype(X.dtype)
 
@@ -404,8 +556,18 @@ def _roi_sample(X, batch, y, x):
     return terms
 
 
-def _roi_align(X, rois, batch_indices, *, half_pixel, mode, output_height, output_width,
-               sampling_ratio, spatial_scale):
+def _roi_align(
+    X,
+    rois,
+    batch_indices,
+    *,
+    half_pixel,
+    mode,
+    output_height,
+    output_width,
+    sampling_ratio,
+    spatial_scale,
+):
     if mode not in ("avg", "max"):
         raise UnsupportedOpError(f"RoiAlign: expected mode avg or max, got {mode!r}")
     dtype = jnp.promote_types(X.dtype, jnp.float32)
@@ -428,8 +590,11 @@ def _roi_align(X, rois, batch_indices, *, half_pixel, mode, output_height, outpu
         y = boxes[:, 1:2] + ph * bins[:, 1:2] + ((iy + 0.5) * bins[:, 1] / grid[:, 1])[:, None]
         x = boxes[:, 0:1] + pw * bins[:, 0:1] + ((ix + 0.5) * bins[:, 0] / grid[:, 0])[:, None]
         terms = _roi_sample(X.astype(dtype), batch, y, x)
-        value = sum(terms) if mode == "avg" else jnp.maximum(
-            jnp.maximum(terms[0], terms[1]), jnp.maximum(terms[2], terms[3]))
+        value = (
+            sum(terms)
+            if mode == "avg"
+            else jnp.maximum(jnp.maximum(terms[0], terms[1]), jnp.maximum(terms[2], terms[3]))
+        )
         take = (k < counts)[:, None, None, None]
         new = acc + value if mode == "avg" else jnp.maximum(acc, value)
         return jnp.where(take, new, acc)
@@ -444,27 +609,61 @@ def _roi_align(X, rois, batch_indices, *, half_pixel, mode, output_height, outpu
 
 
 @onnx_op("RoiAlign", 10)
-def roi_align_10(X, rois, batch_indices, *, mode="avg", output_height=1, output_width=1,
-                 sampling_ratio=0, spatial_scale=1.0):
+def roi_align_10(
+    X,
+    rois,
+    batch_indices,
+    *,
+    mode="avg",
+    output_height=1,
+    output_width=1,
+    sampling_ratio=0,
+    spatial_scale=1.0,
+):
     """ONNX RoiAlign-10: pooled bilinear samples of each region, no half-pixel shift."""
-    return _roi_align(X, rois, batch_indices, half_pixel=False, mode=mode,
-                      output_height=output_height, output_width=output_width,
-                      sampling_ratio=sampling_ratio, spatial_scale=spatial_scale)
+    return _roi_align(
+        X,
+        rois,
+        batch_indices,
+        half_pixel=False,
+        mode=mode,
+        output_height=output_height,
+        output_width=output_width,
+        sampling_ratio=sampling_ratio,
+        spatial_scale=spatial_scale,
+    )
 
 
 @onnx_op("RoiAlign", 16, 22)
-def roi_align(X, rois, batch_indices, *, coordinate_transformation_mode="half_pixel",
-              mode="avg", output_height=1, output_width=1, sampling_ratio=0,
-              spatial_scale=1.0):
+def roi_align(
+    X,
+    rois,
+    batch_indices,
+    *,
+    coordinate_transformation_mode="half_pixel",
+    mode="avg",
+    output_height=1,
+    output_width=1,
+    sampling_ratio=0,
+    spatial_scale=1.0,
+):
     """ONNX RoiAlign-16..22: pooled bilinear samples of each region (R, C, oh, ow)."""
     if coordinate_transformation_mode not in ("half_pixel", "output_half_pixel"):
         raise UnsupportedOpError(
             "RoiAlign: expected coordinate_transformation_mode half_pixel or "
-            f"output_half_pixel, got {coordinate_transformation_mode!r}")
-    return _roi_align(X, rois, batch_indices,
-                      half_pixel=coordinate_transformation_mode == "half_pixel", mode=mode,
-                      output_height=output_height, output_width=output_width,
-                      sampling_ratio=sampling_ratio, spatial_scale=spatial_scale)
+            f"output_half_pixel, got {coordinate_transformation_mode!r}"
+        )
+    return _roi_align(
+        X,
+        rois,
+        batch_indices,
+        half_pixel=coordinate_transformation_mode == "half_pixel",
+        mode=mode,
+        output_height=output_height,
+        output_width=output_width,
+        sampling_ratio=sampling_ratio,
+        spatial_scale=spatial_scale,
+    )
 
 
 # ---------------------------------------------------------------- Col2Im
@@ -480,8 +679,10 @@ def col2im(input, image_shape, block_shape, *, dilations=None, pads=None, stride
     dilations = nu.per_axis(dilations, n, 1, "Col2Im dilations")
     pairs = nu.pad_pairs(pads, n, "Col2Im pads")
     out = [nu.pool_out_size(*a, 0) for a in zip(image, block, strides, dilations, pairs)]
-    coords = [np.moveaxis(c, range(n), range(n, 2 * n)).reshape(int(np.prod(block)), -1)
-              for c in nu.window_taps(out, block, strides, dilations, pairs)]
+    coords = [
+        np.moveaxis(c, range(n), range(n, 2 * n)).reshape(int(np.prod(block)), -1)
+        for c in nu.window_taps(out, block, strides, dilations, pairs)
+    ]
     valid = np.all([(c >= 0) & (c < s) for c, s in zip(coords, image)], axis=0)
     flat = nu.flat_index([c[valid] for c in coords], image)
     N, taps = input.shape[0], int(np.prod(block))

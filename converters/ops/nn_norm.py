@@ -50,15 +50,25 @@ def batch_normalization_7(X, scale, B, mean, var, *, epsilon=1e-5, momentum=0.9,
 
 
 @onnx_op("BatchNormalization", 14, 15, weight_inputs=(1, 2, 3, 4))
-def batch_normalization(X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9,
-                        training_mode=0):
+def batch_normalization(
+    X, scale, B, input_mean, input_var, *, epsilon=1e-5, momentum=0.9, training_mode=0
+):
     """ONNX BatchNormalization-14..15: with training_mode, normalize with the batch
     statistics and also return the updated running mean and (biased) variance."""
     if not training_mode:
         y = _batch_norm_inference(X, scale, B, input_mean, input_var, epsilon)
         return y, input_mean, input_var
-    y, stats = norm_layers.batch_norm(X, scale, B, input_mean, input_var, epsilon=epsilon,
-                                      momentum=momentum, channels="first", mode="train")
+    y, stats = norm_layers.batch_norm(
+        X,
+        scale,
+        B,
+        input_mean,
+        input_var,
+        epsilon=epsilon,
+        momentum=momentum,
+        channels="first",
+        mode="train",
+    )
     return y, stats["mean"], stats["var"]
 
 
@@ -101,16 +111,18 @@ def rms_normalization(X, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
 def _group_norm(X, scale, bias, num_groups, epsilon):
     if num_groups is None:
         raise InvalidModelError("GroupNormalization: the num_groups attribute is required")
-    return norm_layers.group_norm(X, scale, bias, num_groups=int(num_groups), epsilon=epsilon,
-                                  channels="first")
+    return norm_layers.group_norm(
+        X, scale, bias, num_groups=int(num_groups), epsilon=epsilon, channels="first"
+    )
 
 
 @onnx_op("GroupNormalization", 18, weight_inputs=(1, 2))
 def group_normalization_18(X, scale, bias, *, epsilon=1e-5, num_groups=None):
     """ONNX GroupNormalization-18: scale and bias are per group (num_groups,)."""
     per_group = X.shape[1] // int(num_groups or 1)
-    return _group_norm(X, jnp.repeat(scale, per_group), jnp.repeat(bias, per_group),
-                       num_groups, epsilon)
+    return _group_norm(
+        X, jnp.repeat(scale, per_group), jnp.repeat(bias, per_group), num_groups, epsilon
+    )
 
 
 @onnx_op("GroupNormalization", 21, weight_inputs=(1, 2))
@@ -127,14 +139,16 @@ def lrn(X, *, alpha=1e-4, beta=0.75, bias=1.0, size=None):
     size = int(size)
     window = (1, size) + (1,) * (X.ndim - 2)
     pads = [(0, 0), ((size - 1) // 2, size // 2)] + [(0, 0)] * (X.ndim - 2)
-    squares = lax.reduce_window(jnp.square(X), np.zeros((), X.dtype), lax.add, window,
-                                (1,) * X.ndim, pads)
+    squares = lax.reduce_window(
+        jnp.square(X), np.zeros((), X.dtype), lax.add, window, (1,) * X.ndim, pads
+    )
     return X / (bias + alpha / size * squares) ** beta
 
 
 @onnx_op("LpNormalization", 1, 22)
 def lp_normalization(input, *, axis=-1, p=2):  # noqa: A002
-    """ONNX LpNormalization-1..22: divide by the L1 or L2 norm along `axis`."""
+    """ONNX LpNormalization-1..22: divide by the L1 or L2 norm along `axis` (0 where the
+    norm is 0)."""
     if p not in (1, 2):
         raise UnsupportedOpError(f"LpNormalization: expected p 1 or 2, got {p}")
     axis = normalize_axis(axis, input.ndim)
@@ -142,7 +156,8 @@ def lp_normalization(input, *, axis=-1, p=2):  # noqa: A002
         norm = jnp.sum(jnp.abs(input), axis=axis, keepdims=True)
     else:
         norm = jnp.sqrt(jnp.sum(jnp.square(input), axis=axis, keepdims=True))
-    return input / norm
+    safe = jnp.where(norm == 0, jnp.ones((), norm.dtype), norm)
+    return jnp.where(norm == 0, jnp.zeros((), input.dtype), input / safe)
 
 
 @onnx_op("MeanVarianceNormalization", 9, 13)

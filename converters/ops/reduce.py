@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+
 from axonnx.converters.ops._common import int64, normalize_axis, static
 from axonnx.converters.ops._reduce_util import KERNELS, cumulative, reduce
 from axonnx.converters.registry import onnx_op
-
 from axonnx.errors import ShapeError
 
 # ---------------------------------------------------------------------------------------
@@ -17,11 +17,19 @@ from axonnx.errors import ShapeError
 # optional static input (with `noop_with_empty_axes`).
 
 _ATTRIBUTE_AXES = {op: (1, 11, 13) for op in KERNELS}
-_ATTRIBUTE_AXES.update({"ReduceSum": (1, 11), "ReduceMax": (1, 11, 12, 13),
-                        "ReduceMin": (1, 11, 12, 13)})
+_ATTRIBUTE_AXES.update(
+    {"ReduceSum": (1, 11), "ReduceMax": (1, 11, 12, 13), "ReduceMin": (1, 11, 12, 13)}
+)
 _INPUT_AXES = {op: (18,) for op in KERNELS}
-_INPUT_AXES.update({"ReduceSum": (13,), "ReduceMax": (18, 20), "ReduceMin": (18, 20),
-                    "ReduceLogSum": (18, 28), "ReduceLogSumExp": (18, 28)})
+_INPUT_AXES.update(
+    {
+        "ReduceSum": (13,),
+        "ReduceMax": (18, 20),
+        "ReduceMin": (18, 20),
+        "ReduceLogSum": (18, 28),
+        "ReduceLogSumExp": (18, 28),
+    }
+)
 
 
 def _register_reduce(op_type: str) -> None:
@@ -35,11 +43,15 @@ def _register_reduce(op_type: str) -> None:
     def with_input_axes(data, axes=None, *, keepdims=1, noop_with_empty_axes=0):
         return reduce(data, axes, keepdims, noop_with_empty_axes, kernel, op_type)
 
-    for fn, versions, where in ((with_attribute_axes, old, "attribute"),
-                                (with_input_axes, new, "optional static input")):
+    for fn, versions, where in (
+        (with_attribute_axes, old, "attribute"),
+        (with_input_axes, new, "optional static input"),
+    ):
         fn.__name__ = fn.__qualname__ = f"{op_type.lower()}_{versions[0]}"
-        fn.__doc__ = (f"ONNX {op_type}-{','.join(map(str, versions))}: reduce `data` over "
-                      f"`axes` ({where}; all axes when absent).")
+        fn.__doc__ = (
+            f"ONNX {op_type}-{','.join(map(str, versions))}: reduce `data` over "
+            f"`axes` ({where}; all axes when absent)."
+        )
         onnx_op(op_type, *versions, static_inputs=(1,) if fn is with_input_axes else ())(fn)
 
 
@@ -97,8 +109,9 @@ def _top_k(X, k, axis: int, largest: int):
     dim = normalize_axis(axis, X.ndim)
     k = int(static(k, "TopK K").reshape(-1)[0]) if not isinstance(k, int) else k
     if not 0 <= k <= X.shape[dim]:
-        raise ShapeError(f"TopK: expected 0 <= K <= {X.shape[dim]} (size of axis {axis}), "
-                         f"got K={k}")
+        raise ShapeError(
+            f"TopK: expected 0 <= K <= {X.shape[dim]} (size of axis {axis}), got K={k}"
+        )
     if largest:
         values, indices = jax.lax.top_k(jnp.moveaxis(X, dim, -1), k)
         return jnp.moveaxis(values, -1, dim), jnp.moveaxis(indices, -1, dim).astype(int64())

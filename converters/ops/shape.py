@@ -112,10 +112,13 @@ def range_11(start, limit, delta):
 @onnx_op("Range", 27, static_inputs=(0, 1, 2))
 def range_27(start, limit, delta, *, stash_type=1):
     """ONNX Range-27: as Range-11; float16/bfloat16 are computed in `stash_type`."""
-    dtype = np.asarray(start).dtype
+    start, limit, delta = (static(v, "Range input") for v in (start, limit, delta))
+    dtype = start.dtype
     stash = {1: np.float32, 11: np.float64}.get(stash_type, np.float64)
-    compute = stash if dtype.kind == "f" and dtype.itemsize == 2 else None
-    first, stop, step = (static(v, "Range input").item() for v in (start, limit, delta))
+    compute = stash if jnp.issubdtype(dtype, jnp.floating) and dtype.itemsize == 2 else None
+    first, stop, step = start.item(), limit.item(), delta.item()
+    if step == 0:
+        raise InvalidModelError("Range: expected a non-zero delta, got 0")
     count = max(math.ceil((stop - first) / step), 0)
     values = np.asarray(first, compute) + np.arange(count, dtype=compute or dtype) * step
     return np.asarray(values).astype(dtype)
@@ -345,6 +348,8 @@ def trilu(input, k=None, *, upper=1):
 def _blocks(input, blocksize, mode, op) -> tuple[int, ...]:
     if np.ndim(input) != 4:
         raise ShapeError(f"{op}: expected a 4-D input (N, C, H, W), got shape {np.shape(input)}")
+    if not blocksize or blocksize < 1:
+        raise InvalidModelError(f"{op}: expected a positive blocksize attribute, got {blocksize}")
     if mode not in ("DCR", "CRD"):
         raise UnsupportedOpError(f"{op}: mode {mode!r} is not supported; use 'DCR' or 'CRD'")
     return np.shape(input)

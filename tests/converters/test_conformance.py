@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+
 from axonnx.converters import conformance
 
 _LISTED = Path(__file__).with_name("conformance_failures.txt")

@@ -10,6 +10,7 @@ are needed: the files are shipped (`models/make_models.py` regenerates them).
 from __future__ import annotations
 
 import functools
+import importlib.util
 from pathlib import Path
 
 import jax
@@ -18,9 +19,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from axonnx.converters.runtime import Runtime
 
 import axonnx
-from axonnx.converters.runtime import Runtime
 from axonnx.state import ModelState
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -81,8 +82,9 @@ def random_inputs(name: str, batch: int, sequence: int, *, seed: int = 0) -> dic
     for value in onnx.load(MODELS / name, load_external_data=False).graph.input:
         tensor = value.type.tensor_type
         dynamic = iter((batch, sequence))
-        shape = tuple(d.dim_value if d.HasField("dim_value") else next(dynamic)
-                      for d in tensor.shape.dim)
+        shape = tuple(
+            d.dim_value if d.HasField("dim_value") else next(dynamic) for d in tensor.shape.dim
+        )
         dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type)
         feeds[value.name] = _random_value(value.name, shape, dtype, VOCAB[name], rng)
     return feeds
@@ -115,7 +117,10 @@ def test_matches_onnxruntime(name):
         got = runtime(feeds)
         for output, want in zip(output_names, session.run(None, feeds), strict=True):
             np.testing.assert_allclose(
-                np.asarray(got[output]), want, rtol=1e-4, atol=1e-5,
+                np.asarray(got[output]),
+                want,
+                rtol=1e-4,
+                atol=1e-5,
                 err_msg=f"{name}: output {output!r}, batch {batch}, sequence {sequence}",
             )
 
@@ -142,3 +147,19 @@ def test_sgd_step_lowers_loss(name):
     assert all(np.isfinite(norms)) and max(norms) > 0
     stepped = jax.tree_util.tree_map(lambda p, g: p - 1e-2 * g, state.params, grads)
     assert float(loss(stepped)) < float(before)
+
+
+@pytest.mark.slow
+def test_make_models_reproduces_shipped_files(tmp_path):
+    for module in ("torch", "transformers", "onnxscript"):
+        pytest.importorskip(module)
+    spec = importlib.util.spec_from_file_location("make_models", MODELS / "make_models.py")
+    make_models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_models)
+    make_models.main(["--out", str(tmp_path)])
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == _files()
+    for name in _files():
+        fresh = ort.InferenceSession(str(tmp_path / name), providers=["CPUExecutionProvider"])
+        feeds = random_inputs(name, 2, 8)
+        for got, want in zip(fresh.run(None, feeds), _session(name).run(None, feeds), strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7, err_msg=name)

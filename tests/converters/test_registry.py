@@ -6,9 +6,9 @@ import inspect
 
 import onnx
 import pytest
+from onnx.helper import get_attribute_value
 
 from axonnx.converters.registry import specs
-from onnx.helper import get_attribute_value
 
 SPECS = specs()
 KEYS = sorted(SPECS, key=str)

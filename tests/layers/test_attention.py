@@ -7,7 +7,7 @@ import pytest
 from jax.test_util import check_grads
 
 from axonnx.layers import attention
-from axonnx.layers.dropout import dropout
+from axonnx.layers.regularization import dropout
 
 BATCH, Q_SEQ, K_SEQ, HEADS, HEAD_DIM = 2, 4, 6, 2, 3
 DIM = HEADS * HEAD_DIM

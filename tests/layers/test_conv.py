@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from jax.test_util import check_grads
 
-from axonnx.layers.conv import (
+from axonnx.layers.convolution import (
     conv,
     conv_transpose,
     depthwise_conv,

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from axonnx.layers.resize import resize
+from axonnx.layers.resizing import resize
 
 ONNX_ATTRIBUTES = {
     "nearest": {"mode": "nearest", "nearest_mode": "round_prefer_ceil"},

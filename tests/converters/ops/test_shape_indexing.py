@@ -8,6 +8,8 @@ import numpy as np
 import onnx
 import pytest
 from axonnx.converters.backend import AxonnxRep
+from axonnx.converters.onnx_import import import_onnx
+from axonnx.converters.runtime import Runtime
 from onnx import TensorProto
 from onnx import helper as oh
 from onnx.reference import ReferenceEvaluator
@@ -255,5 +257,26 @@ def test_gather_float_initializer_is_a_trainable_weight():
 def test_int64_results_without_x64():
     """With JAX's 64-bit mode off, index outputs come back as int32, without warnings."""
     model = one_node_model(oh.make_node("NonZero", ["x"], ["y"]), {"x": X[0]}, 13)
-    (got,) = AxonnxRep(model).run({"x": X[0]})
+    got = Runtime(*import_onnx(model))({"x": X[0]})["y"]
     assert got.dtype == np.int32 and got.shape == (2, 11)
+
+
+@pytest.mark.parametrize(
+    ("op", "attributes"), [("GatherElements", {"axis": 1}), ("GatherND", {"batch_dims": 1})]
+)
+def test_gather_from_integer_initializer_with_runtime_indices(op, attributes):
+    """An integer table stays a NumPy constant; indexing it with traced indices works."""
+    table = oh.make_tensor("t", TensorProto.INT64, [2, 3], [1, 2, 3, 4, 5, 6])
+    graph = oh.make_graph(
+        [oh.make_node(op, ["t", "i"], ["y"], **attributes)],
+        "table",
+        [oh.make_tensor_value_info("i", TensorProto.INT64, [2, 1])],
+        [oh.make_empty_tensor_value_info("y")],
+        [table],
+    )
+    model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)])
+    indices = np.array([[2], [-3]], I64)
+    (got,) = run_axonnx(model, {"i": indices})
+    np.testing.assert_array_equal(
+        got, np.asarray(ReferenceEvaluator(model).run(None, {"i": indices})[0])
+    )
