@@ -84,7 +84,7 @@ from axonnx.builders.recurrent import (
     multi_head_attention,
 )
 from axonnx.compiler import build, init, predict
-from axonnx.converters import import_onnx
+from axonnx.converters import export_onnx, import_onnx
 from axonnx.errors import (
     AxonnxError,
     InvalidModelError,
@@ -101,6 +101,7 @@ from axonnx.state import ModelState
 from axonnx.summary import summary
 
 __all__ = [
+    "export_onnx",
     "apply_policy",
     "load",
     "map_nodes",

@@ -99,6 +99,7 @@ class GraphImporter:
         self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
         self.outputs: set[str] = set()
         self.fused: set[int] = set()
+        self.layer_names: set[str] = set()
         self.none = Node("none")
 
     def run(self, graph: onnx.GraphProto) -> dict[str, Node]:

@@ -77,7 +77,7 @@ class _Layer:
         parents = tuple(importer.lookup(i, where) for i in self.inputs)
         domain = domain_of(self.proto)
         version = resolve(domain, self.proto.op_type, importer.opsets[domain])[1]
-        meta = onnx_meta(self.proto, domain, version)
+        meta = {**onnx_meta(self.proto, domain, version), "outputs": [output]}
         node = Node(self.op, parents, tuple(specs), self.options, name, None, None, None, meta)
         importer.values[output] = node
         return True
@@ -92,7 +92,7 @@ def _name_for(layer: _Layer) -> str:
 
 
 def _unique(importer: GraphImporter, name: str) -> str:
-    taken = importer.__dict__.setdefault("_layer_names", set())
+    taken = importer.layer_names
     candidate, k = name, 1
     while candidate in taken:
         candidate, k = f"{name}_{k}", k + 1

@@ -490,9 +490,16 @@ def _grid_coords(grid, sizes, align_corners, method, padding_mode):
     return coords, borders
 
 
-@onnx_op("GridSample", 16, 20, 22)
+@onnx_op("GridSample", 16)
+def grid_sample_16(X, grid, *, align_corners=0, mode="bilinear", padding_mode="zeros"):
+    """ONNX GridSample-16: 2-D sampling, modes bilinear / nearest / bicubic."""
+    return grid_sample(X, grid, align_corners=align_corners, mode=mode, padding_mode=padding_mode)
+
+
+@onnx_op("GridSample", 20, 22)
 def grid_sample(X, grid, *, align_corners=0, mode="linear", padding_mode="zeros"):
-    """ONNX GridSample-16..22: sample X at normalized grid points (N-D from v20)."""
+    """ONNX GridSample-20..22: sample X at normalized grid points, N-D, modes linear /
+    nearest / cubic."""
     method = _GRID_MODES.get(mode)
     if method is None or padding_mode not in ("zeros", "border", "reflection"):
         raise UnsupportedOpError(

@@ -1,0 +1,401 @@
+"""axonnx → ONNX: write a graph-node model and its state as a standard ONNX model."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from axonnx.compiler import Plan, plan
+from axonnx.converters.graph_import import Subgraph
+from axonnx.errors import InvalidModelError, UnsupportedOpError
+from axonnx.naming import op_label
+from axonnx.node import Node
+from axonnx.state import ModelState, get_path
+
+__all__ = ["Writer", "default_versions", "export_onnx", "exporter"]
+
+Exporter = Callable[["Writer", Node, list[str], dict[str, "Param"]], Any]
+_EXPORTERS: dict[str, Exporter] = {}
+
+
+def exporter(*ops: str) -> Callable[[Exporter], Exporter]:
+    """Register how built-in layer ops are written as ONNX nodes."""
+
+    def register(fn: Exporter) -> Exporter:
+        for op in ops:
+            _EXPORTERS[op] = fn
+        return fn
+
+    return register
+
+
+@dataclass(frozen=True)
+class Param:
+    """A layer parameter on its way into the file: its initializer name, value, metadata."""
+
+    name: str
+    value: np.ndarray
+    meta: dict
+
+
+@functools.lru_cache(maxsize=1)
+def default_versions() -> tuple[int, int]:
+    """(opset, IR version): the newest the installed onnxruntime can load (onnx itself
+    may define newer ones)."""
+    opset = max(v for v in range(13, onnx.defs.onnx_opset_version() + 1) if _loads(10, v))
+    ir = max(v for v in range(7, onnx.IR_VERSION + 1) if _loads(v, opset))
+    return opset, ir
+
+
+def _loads(ir_version: int, opset: int) -> bool:
+    import onnxruntime as ort
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "probe",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version
+    )
+    try:
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception:  # noqa: BLE001  (onnxruntime's load errors have no common type)
+        return False
+    return True
+
+
+@dataclass
+class Writer:
+    """Collects ONNX nodes, initializers and value names while a graph is written."""
+
+    opset: int
+    plan: Plan
+    state: ModelState
+    nodes: list[onnx.NodeProto] = field(default_factory=list)
+    initializers: list[onnx.TensorProto] = field(default_factory=list)
+    taken: set[str] = field(default_factory=set)
+    written: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def fresh(self, hint: str) -> str:
+        """A value or node name not used yet in this graph."""
+        base = hint or "value"
+        name, k = base, 1
+        while name in self.taken:
+            name, k = f"{base}_{k}", k + 1
+        self.taken.add(name)
+        return name
+
+    def op(
+        self,
+        op_type: str,
+        inputs: list[str],
+        outputs: int | list[str] = 1,
+        *,
+        name: str = "",
+        domain: str = "",
+        **attributes: Any,
+    ) -> list[str]:
+        """Add one ONNX node; return its output names."""
+        if isinstance(outputs, int):
+            outputs = [self.fresh(f"{name or op_type}_out{i}") for i in range(outputs)]
+        attrs = {k: v for k, v in attributes.items() if v is not None}
+        node = helper.make_node(
+            op_type,
+            inputs,
+            outputs,
+            name=self.fresh(name or op_type),
+            domain=domain or None,
+            **attrs,
+        )
+        self.nodes.append(node)
+        return outputs
+
+    def initializer(self, name: str, value: Any) -> str:
+        """Add an initializer named `name` (reused when the same name is written twice)."""
+        array = np.asarray(value)
+        if name in self.written:
+            return name
+        self.written[name] = array
+        self.taken.add(name)
+        self.initializers.append(_tensor(array, name))
+        return name
+
+    def constant(self, value: Any, hint: str = "const") -> str:
+        """A constant tensor (shape, axes, …) as an initializer with a fresh name."""
+        return self.initializer(self.fresh(hint), np.asarray(value))
+
+
+def _tensor(array: np.ndarray, name: str) -> onnx.TensorProto:
+    if array.dtype == object:
+        return numpy_helper.from_array(array.astype(np.str_).astype(object), name)
+    return numpy_helper.from_array(np.ascontiguousarray(array), name)
+
+
+def export_onnx(
+    model: Node,
+    state: ModelState,
+    path: str | os.PathLike | None = None,
+    *,
+    opset: int | None = None,
+    dynamic: bool = True,
+    external_data: bool | None = None,
+    static_batch: int | None = None,
+) -> onnx.ModelProto:
+    """Export `model` with the values in `state` as an ONNX model.
+
+    Args:
+        model: a hand-built or imported model.
+        state: its `ModelState` (parameters and state such as batch-norm statistics).
+        path: where to write the file; the `ModelProto` is returned either way.
+        opset: default-domain opset (13 or newer); by default the imported model's own
+            opset, or for hand-built models the newest that onnxruntime can load.
+        dynamic: keep `None` dimensions symbolic (`batch`, …); with False they need
+            `static_batch`.
+        external_data: store weights next to the file (needed over 2 GB; the default
+            decides by size).
+        static_batch: a fixed batch size for `None` leading dimensions.
+
+    >>> ax.export_onnx(model, state, "model.onnx")       # doctest: +SKIP
+    """
+    import axonnx.converters.export_layers  # noqa: F401  (registers the layer exporters)
+
+    laid_out = plan(model)
+    version, ir_version = _versions(model, opset)
+    writer = Writer(version, laid_out, state)
+    inputs, outputs = _write_graph(writer, laid_out, dynamic, static_batch)
+    graph = helper.make_graph(writer.nodes, "axonnx", inputs, outputs, writer.initializers)
+    opsets = [helper.make_opsetid("", version)] + _extra_opsets(model)
+    proto = _typed_outputs(
+        helper.make_model(
+            graph, opset_imports=opsets, ir_version=ir_version, producer_name="axonnx"
+        )
+    )
+    if path is not None:
+        _save(proto, Path(path), external_data)
+    return proto
+
+
+def _versions(model: Node, opset: int | None) -> tuple[int, int]:
+    newest, ir_version = default_versions()
+    original = dict(model.meta.get("onnx_opsets", {})).get("")
+    version = opset or original or newest
+    if version < 13 and original is None:
+        raise ValueError(f"export_onnx: expected opset >= 13, got {version}")
+    return version, ir_version
+
+
+def _typed_outputs(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Fill the graph outputs' types (and shapes) by ONNX shape inference."""
+    inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
+    for output in proto.graph.output:
+        source = known.get(output.name)
+        if source is not None and source.type.tensor_type.elem_type:
+            output.CopyFrom(source)
+    return proto
+
+
+def _extra_opsets(model: Node) -> list:
+    opsets = dict(model.meta.get("onnx_opsets", {}))
+    return [helper.make_opsetid(d, v) for d, v in opsets.items() if d]
+
+
+def _save(proto: onnx.ModelProto, path: Path, external_data: bool | None) -> None:
+    from axonnx.converters.external import save_model
+
+    save_model(proto, path, external_data)
+
+
+def _write_graph(writer: Writer, laid_out: Plan, dynamic: bool, static_batch: int | None):
+    values: dict[int, Any] = {}
+    inputs = []
+    for node in laid_out.order:
+        if node.op == "input":
+            name = writer.fresh(laid_out.names[node.id])
+            inputs.append(_input_info(node, name, dynamic, static_batch))
+            values[node.id] = name
+        else:
+            values[node.id] = _write_node(writer, node, values)
+    outputs = _graph_outputs(writer, laid_out.output, values[laid_out.output.id])
+    return inputs, outputs
+
+
+def _input_info(node: Node, name: str, dynamic: bool, static_batch: int | None):
+    shape = node.options.get("shape")
+    dims = (
+        None
+        if shape is None
+        else [_dim(d, i, name, dynamic, static_batch) for i, d in enumerate(shape)]
+    )
+    return helper.make_tensor_value_info(name, _elem_type(node.options.get("dtype")), dims)
+
+
+def _dim(size: int | None, axis: int, name: str, dynamic: bool, static_batch: int | None):
+    if size is not None:
+        return size
+    if axis == 0 and static_batch is not None:
+        return static_batch
+    if not dynamic:
+        raise ValueError(
+            f"export_onnx: input {name!r} has a dynamic axis {axis}; "
+            "pass static_batch=N or dynamic=True"
+        )
+    return "batch" if axis == 0 else f"{name}_dim{axis}"
+
+
+def _elem_type(dtype: str | None) -> int:
+    if dtype is None:
+        return onnx.TensorProto.FLOAT
+    return helper.np_dtype_to_tensor_dtype(np.dtype(jax.numpy.dtype(dtype)))
+
+
+def _graph_outputs(writer: Writer, output: Node, value: Any) -> list[onnx.ValueInfoProto]:
+    names = list(output.meta.get("onnx_outputs", ()))
+    if isinstance(value, dict):
+        names = names or list(value)
+        pairs = [(n, value[n]) for n in names]
+    elif isinstance(value, list | tuple):
+        pairs = [(f"output_{i}", v) for i, v in enumerate(value)]
+    else:
+        pairs = [(writer.plan.names[output.id], value)]
+    infos = []
+    for name, produced in pairs:
+        if produced != name:
+            writer.op("Identity", [produced], [name], name=f"{name}_output")
+        infos.append(helper.make_empty_tensor_value_info(name))
+    return infos
+
+
+def _write_node(writer: Writer, node: Node, values: dict[int, Any]) -> Any:
+    inputs = [values[p.id] for p in node.parents]
+    if node.op == "param":
+        spec = node.params[0]
+        name = spec.meta.get("onnx_name") or ".".join(writer.plan.key_of(node))
+        return writer.initializer(name, _param_value(writer, node, spec))
+    if node.op == "constant":
+        return writer.initializer(
+            writer.fresh(node.meta.get("onnx_name", "const")), node.options["value"]
+        )
+    if node.op == "none":
+        return ""
+    if node.op in ("namespace",):
+        return inputs[0]
+    if node.op == "getitem":
+        return inputs[0][node.options["index"]]
+    if node.op == "container":
+        return jax.tree_util.tree_map(
+            lambda i: inputs[i],
+            dict(node.options)["structure"]
+            if not isinstance(node.options["structure"], tuple)
+            else node.options["structure"],
+        )
+    if "::" in node.op:
+        return _write_onnx_node(writer, node, inputs)
+    return _write_layer(writer, node, inputs)
+
+
+def _param_value(writer: Writer, node: Node, spec) -> np.ndarray:
+    tree = writer.state.state if spec.kind == "state" else writer.state.params
+    path = (
+        writer.plan.key_of(node) if node.op == "param" else writer.plan.key_of(node) + (spec.name,)
+    )
+    value = get_path(tree, path)
+    if value is None:
+        raise InvalidModelError(f"export_onnx: the state has no value for {'/'.join(path)!r}")
+    return np.asarray(value)
+
+
+def _write_layer(writer: Writer, node: Node, inputs: list) -> Any:
+    export = _EXPORTERS.get(node.op)
+    if export is None:
+        raise UnsupportedOpError(
+            f"{writer.plan.where(node)}: no ONNX export for op {op_label(node.op)!r}"
+        )
+    params = {}
+    for spec in node.params:
+        default = ".".join(writer.plan.key_of(node) + (spec.name,))
+        params[spec.name] = Param(
+            spec.meta.get("onnx_name") or default, _param_value(writer, node, spec), dict(spec.meta)
+        )
+    return export(writer, node, inputs, params)
+
+
+def _write_onnx_node(writer: Writer, node: Node, inputs: list) -> Any:
+    domain, op_type = node.meta["domain"], node.meta["op_type"]
+    options = dict(node.options)
+    captures = options.pop("capture_names", ())
+    if len(inputs) > len(inputs) - len(captures) and captures:
+        inputs = inputs[: len(inputs) - len(captures)]
+    attributes = {
+        k: _attribute(writer, v)
+        for k, v in options.items()
+        if not (k == "num_outputs" and op_type == "Split" and _no_attr(node))
+    }
+    outputs = [writer.fresh(o) if o else "" for o in node.meta.get("outputs", [])] or 1
+    names = writer.op(
+        op_type,
+        _trim(inputs),
+        outputs,
+        name=node.meta.get("onnx_name", ""),
+        domain=domain,
+        **attributes,
+    )
+    return names if len(names) > 1 or _several(node) else names[0]
+
+
+def _no_attr(node: Node) -> bool:
+    return node.meta.get("opset", 18) < 18
+
+
+def _several(node: Node) -> bool:
+    return len(node.meta.get("outputs", [])) > 1
+
+
+def _trim(inputs: list[str]) -> list[str]:
+    while inputs and inputs[-1] == "":
+        inputs = inputs[:-1]
+    return list(inputs)
+
+
+def _attribute(writer: Writer, value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return numpy_helper.from_array(value)
+    if isinstance(value, Subgraph):
+        return _subgraph(writer, value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _subgraph(writer: Writer, sub: Subgraph) -> onnx.GraphProto:
+    inner = Writer(writer.opset, sub.plan, ModelState({}, {}), taken=set(writer.taken))
+    values: dict[int, Any] = {}
+    inputs = []
+    for node in sub.plan.order:
+        name = sub.plan.names[node.id]
+        if node.op == "input":
+            values[node.id] = name
+            if name not in sub.captures:
+                inner.taken.add(name)
+                inputs.append(helper.make_tensor_value_info(name, onnx.TensorProto.UNDEFINED, None))
+        else:
+            values[node.id] = _write_node(inner, node, values)
+    outputs = values[sub.plan.output.id]
+    infos = []
+    for produced in outputs:
+        name = inner.fresh(f"{produced}_out")
+        inner.op("Identity", [produced], [name])
+        infos.append(helper.make_empty_tensor_value_info(name))
+    writer.taken |= inner.taken
+    return helper.make_graph(inner.nodes, "body", inputs, infos, inner.initializers)
