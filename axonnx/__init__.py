@@ -5,7 +5,7 @@ to JAX/XLA.
 """
 
 import axonnx.builders.methods  # noqa: F401  (chained methods on Node)
-from axonnx import activations, initializers, layers, losses, metrics
+from axonnx import activations, initializers, layers, losses, metrics, testing
 from axonnx.builders.activations import (
     activation,
     celu,
@@ -84,7 +84,7 @@ from axonnx.builders.recurrent import (
     multi_head_attention,
 )
 from axonnx.compiler import build, init, predict
-from axonnx.converters import export_onnx, import_onnx
+from axonnx.converters import export_onnx, import_onnx, validate
 from axonnx.errors import (
     AxonnxError,
     InvalidModelError,
@@ -101,6 +101,8 @@ from axonnx.state import ModelState
 from axonnx.summary import summary
 
 __all__ = [
+    "testing",
+    "validate",
     "export_onnx",
     "apply_policy",
     "load",

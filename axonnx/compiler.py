@@ -121,8 +121,10 @@ def _init(plan_: Plan, seed: int, initial: Any = None) -> ModelState:
             try:
                 value = _make_param(spec, seed, path, dtype)
             except (TypeError, ValueError) as error:
-                raise ShapeError(f"{plan_.where(node)}: cannot initialize {spec.name!r} "
-                                 f"of shape {tuple(spec.shape)}: {error}") from error
+                raise ShapeError(
+                    f"{plan_.where(node)}: cannot initialize {spec.name!r} "
+                    f"of shape {tuple(spec.shape)}: {error}"
+                ) from error
         else:
             value = _check_initial(plan_, node, spec, value, dtype)
         set_path(tree, path, value)

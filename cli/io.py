@@ -1,28 +1,16 @@
-"""Reading inputs and writing outputs for the CLI (no pickle, atomic writes)."""
+"""Writing outputs for the CLI (atomic writes)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 
-from axonnx.errors import InvalidModelError
-
-__all__ = ["read_inputs", "write_outputs"]
-
-
-def read_inputs(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Arrays from an `.npz` file, with pickled objects refused."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-        raise InvalidModelError(f"{path}: not a readable .npz file of arrays ({error})") from error
+__all__ = ["write_outputs"]
 
 
 def write_outputs(path: str | os.PathLike, outputs: Any) -> None:

@@ -72,9 +72,8 @@ def _load_any(path: str, dims: dict[str, int]):
 @handles_errors
 def import_command(model: str, output: str | None, dims: str | None) -> None:
     """Convert an ONNX model to an axonnx model file and print its summary."""
-    from axonnx.cli.report import mapping_report
-
     import axonnx as ax
+    from axonnx.cli.report import mapping_report
 
     graph, state = ax.import_onnx(model, dims=_parse_dims(dims))
     target = Path(output) if output else Path(model).with_suffix(".axonnx")
@@ -116,10 +115,90 @@ def summary_command(model: str, dims: str | None) -> None:
 @handles_errors
 def run_command(model: str, inputs_path: str, output: str, dims: str | None) -> None:
     """Run an ONNX or axonnx model on inputs from an .npz file; write outputs as .npz."""
-    from axonnx.cli.io import read_inputs, write_outputs
+    from axonnx.cli.io import write_outputs
+    from axonnx.converters.inputs import read_inputs
     from axonnx.converters.runtime import Runtime
 
     graph, state = _load_any(model, _parse_dims(dims))
     outputs = Runtime(graph, state)(read_inputs(inputs_path))
     write_outputs(output, outputs)
     click.echo(f"wrote {output}")
+
+
+@main.command("validate")
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--inputs",
+    "inputs_path",
+    type=click.Path(),
+    help="Inputs: .npz, a TensorProto .pb, or a folder of input_N.pb files.",
+)
+@click.option("--dims", help="Sizes of symbolic dimensions, e.g. batch=2,sequence=16.")
+@click.option("--rtol", type=float, help="Relative tolerance (default: per dtype).")
+@click.option("--atol", type=float, help="Absolute tolerance (default: per dtype).")
+@click.option("--int-high", type=int, help="Upper bound (exclusive) of generated integers.")
+@click.option("--bisect", is_flag=True, help="Name the first node whose output differs.")
+@click.option("--fast", is_flag=True, help="Validate JAX's default (fast) matmul precision.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write a JSON report.")
+@click.option(
+    "--junit", "junit_path", type=click.Path(dir_okay=False), help="Write a JUnit XML report."
+)
+@click.option(
+    "--provider",
+    type=click.Choice(["cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="onnxruntime execution provider.",
+)
+@handles_errors
+def validate_command(
+    models, inputs_path, dims, rtol, atol, int_high, bisect, fast, json_path, junit_path, provider
+) -> None:
+    """Run each ONNX model in onnxruntime and axonnx and compare; exit 1 on a mismatch."""
+    from axonnx.cli.validate_cmd import write_json, write_junit
+    from axonnx.converters.inputs import read_inputs
+    from axonnx.converters.validate import validate
+
+    reports = []
+    for model in models:
+        inputs = read_inputs(inputs_path, _proto(model)) if inputs_path else None
+        report = validate(
+            model,
+            inputs,
+            rtol=rtol,
+            atol=atol,
+            dims=_parse_dims(dims),
+            providers=(provider,),
+            int_high=int_high,
+            bisect=bisect,
+            fast=fast,
+        )
+        click.echo(str(report))
+        reports.append(report)
+    if json_path:
+        write_json(json_path, reports)
+    if junit_path:
+        write_junit(junit_path, reports)
+    sys.exit(0 if all(r.passed for r in reports) else 1)
+
+
+def _proto(path: str):
+    from axonnx.converters.loading import load_model
+
+    return load_model(path)
+
+
+@main.command("bench")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option("--batch", type=int, default=1, show_default=True, help="Batch size.")
+@click.option("--dims", help="Sizes of other symbolic dimensions, e.g. sequence=128.")
+@click.option("--runs", type=int, default=20, show_default=True, help="Timed runs of each.")
+@click.option(
+    "--threads", type=int, default=2, show_default=True, help="onnxruntime intra-op threads."
+)
+@handles_errors
+def bench_command(model: str, batch: int, dims: str | None, runs: int, threads: int) -> None:
+    """Time axonnx against onnxruntime on one model, interleaved in this process."""
+    from axonnx.converters.bench import bench
+
+    click.echo(str(bench(model, batch=batch, dims=_parse_dims(dims), runs=runs, threads=threads)))

@@ -54,8 +54,28 @@ class Runtime:
             self._compiled[signature] = compiled
         return compiled(self.state, dynamic)
 
+    def intermediates(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Every value that came from an ONNX node, by its ONNX value name (run eagerly;
+        for bisecting a mismatch)."""
+        _, _, kept = run(self.plan, self.state, dict(inputs), keep=_onnx_value_name)
+        by_id = {n.id: n for n in self.plan.order}
+        values = {}
+        for node_id, value in kept.items():
+            name = _onnx_value_name(by_id[node_id])
+            if isinstance(value, np.ndarray | jax.Array):
+                values[name] = np.asarray(value)
+        return values
+
     def _is_static(self, name: str, value: Any) -> bool:
         return name in self.static_names or np.asarray(value).dtype == object
+
+
+def _onnx_value_name(node: Node) -> str | None:
+    """The ONNX name of the value a node produces, if it produces exactly one."""
+    if "onnx_output" in node.meta:
+        return node.meta["onnx_output"]
+    outputs = node.meta.get("outputs") or []
+    return outputs[0] if len(outputs) == 1 else None
 
 
 def _static_inputs(laid_out: Plan) -> set[str]:

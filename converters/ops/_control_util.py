@@ -85,6 +85,4 @@ def match_carry(new: Any, old: Any, what: str) -> Any:
             f"{what}: loop-carried values must keep their shapes and dtypes across "
             f"iterations, got {describe(old)} in and {describe(new)} out"
         )
-    return jax.tree_util.tree_map(
-        lambda n, o: jax.lax.convert_element_type(n, _dtype(o)), new, old
-    )
+    return jax.tree_util.tree_map(lambda n, o: jax.lax.convert_element_type(n, _dtype(o)), new, old)

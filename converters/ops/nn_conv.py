@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
+
 from axonnx.converters.ops import _nn_util as nu
 from axonnx.converters.ops._common import int64, static
 from axonnx.converters.registry import onnx_op
-from jax import lax
-
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 from axonnx.layers import convolution as conv_layers
 from axonnx.layers import pooling as pool_layers

@@ -6,10 +6,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import onnx
-from axonnx.converters.ops._common import normalize_axis
-from axonnx.converters.registry import onnx_op
 from jax import lax
 
+from axonnx.converters.ops._common import normalize_axis
+from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, UnsupportedOpError
 from axonnx.layers import normalization as norm_layers
 

@@ -1,0 +1,151 @@
+"""Benchmarking axonnx against onnxruntime on one model, interleaved in one process."""
+
+from __future__ import annotations
+
+import os
+import resource
+import statistics
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import jax
+import numpy as np
+
+from axonnx.converters.inputs import make_inputs
+from axonnx.converters.loading import load_model
+
+__all__ = ["BenchResult", "bench"]
+
+
+@dataclass
+class Timing:
+    """One runtime's figures, in seconds (memory in MiB)."""
+
+    first_call: float
+    median: float
+    p90: float
+    throughput: float
+    peak_rss_increase_mib: float
+
+
+@dataclass
+class BenchResult:
+    """axonnx and onnxruntime side by side; `ratio` = axonnx median / onnxruntime median."""
+
+    model: str
+    batch: int
+    axonnx: Timing
+    onnxruntime: Timing
+
+    @property
+    def ratio(self) -> float:
+        """How many times slower (>1) or faster (<1) axonnx is than onnxruntime."""
+        return self.axonnx.median / self.onnxruntime.median
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {**asdict(self), "ratio": self.ratio}
+
+    def __str__(self) -> str:
+        rows = [("", "first call", "median", "p90", "items/s", "peak RSS +")]
+        for name, t in (("onnxruntime", self.onnxruntime), ("axonnx", self.axonnx)):
+            rows.append(
+                (
+                    name,
+                    f"{t.first_call * 1e3:.1f} ms",
+                    f"{t.median * 1e3:.3f} ms",
+                    f"{t.p90 * 1e3:.3f} ms",
+                    f"{t.throughput:.1f}",
+                    f"{t.peak_rss_increase_mib:.0f} MiB",
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = [f"{self.model} (batch {self.batch})"]
+        lines += ["  " + "  ".join(c.rjust(w) for c, w in zip(r, widths)) for r in rows]
+        lines.append(f"  ratio axonnx / onnxruntime (median): {self.ratio:.2f}x")
+        return "\n".join(lines)
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(fn) -> tuple[Any, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - start
+
+
+def _summary(first: float, times: list[float], batch: int, memory: float) -> Timing:
+    median = statistics.median(times)
+    p90 = float(np.percentile(times, 90))
+    return Timing(first, median, p90, batch / median, memory)
+
+
+def bench(
+    path: str | os.PathLike,
+    *,
+    batch: int = 1,
+    dims: Mapping[str, int] | None = None,
+    runs: int = 20,
+    threads: int = 2,
+    inputs: Mapping[str, Any] | None = None,
+) -> BenchResult:
+    """Time axonnx and onnxruntime on the same inputs, runs interleaved.
+
+    First call is load + first run (for axonnx: import + compile + run). `batch` binds
+    the leading symbolic dimension of every input (named in `dims` or not).
+    """
+    import onnxruntime as ort
+
+    from axonnx.converters.onnx_import import import_onnx
+    from axonnx.converters.runtime import Runtime
+
+    proto = load_model(path)
+    sizes = {"batch": batch, **_leading_dims(proto, batch), **dict(dims or {})}
+    feed = dict(inputs) if inputs is not None else make_inputs(proto, dims=sizes)
+    before = _peak_rss_mib()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+
+    def load_ort():
+        session = ort.InferenceSession(
+            proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        session.run(None, feed)
+        return session
+
+    session, ort_first = _timed(load_ort)
+    after_ort = _peak_rss_mib()
+
+    def load_axonnx():
+        runtime = Runtime(*import_onnx(proto))
+        jax.block_until_ready(runtime(feed))
+        return runtime
+
+    runtime, ax_first = _timed(load_axonnx)
+    after_ax = _peak_rss_mib()
+    ort_times, ax_times = [], []
+    for _ in range(runs):
+        ort_times.append(_timed(lambda: session.run(None, feed))[1])
+        ax_times.append(_timed(lambda: jax.block_until_ready(runtime(feed)))[1])
+    return BenchResult(
+        str(path),
+        batch,
+        _summary(ax_first, ax_times, batch, after_ax - after_ort),
+        _summary(ort_first, ort_times, batch, after_ort - before),
+    )
+
+
+def _leading_dims(proto, batch: int) -> dict[str, int]:
+    from axonnx.converters.inputs import graph_inputs
+
+    names = {}
+    for info in graph_inputs(proto):
+        dims = info.type.tensor_type.shape.dim
+        if dims and dims[0].dim_param:
+            names[dims[0].dim_param] = batch
+    return names

@@ -1,0 +1,151 @@
+"""Validation reports: per-output error figures, a verdict, and their renderings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["NodeReport", "OutputReport", "Report", "compare", "default_tolerance"]
+
+_TOLERANCES = {  # (rtol, atol)
+    "float64": (1e-7, 1e-9),
+    "float32": (1e-4, 1e-5),
+    "float16": (1e-2, 1e-3),
+    "bfloat16": (2e-2, 1e-2),
+}
+
+
+def default_tolerance(dtype: Any) -> tuple[float, float]:
+    """(rtol, atol) for a dtype: loose for low precision floats, exact for integers."""
+    return _TOLERANCES.get(np.dtype(dtype).name, (0.0, 0.0))
+
+
+@dataclass
+class OutputReport:
+    """How one output (or intermediate value) of axonnx compares with onnxruntime."""
+
+    name: str
+    expected_shape: list[int]
+    actual_shape: list[int]
+    dtype: str
+    max_abs_error: float
+    max_rel_error: float
+    mismatches: int
+    nonfinite: int  # NaN/Inf in axonnx's value where onnxruntime's is finite
+    rtol: float
+    atol: float
+    passed: bool
+
+
+@dataclass
+class NodeReport:
+    """The first node whose output is outside tolerance (bisecting)."""
+
+    name: str
+    op_type: str
+    opset: int | None
+    input_shapes: list[list[int] | None]
+    output: OutputReport
+
+
+@dataclass
+class Report:
+    """The result of `validate`: a verdict per output, and the first wrong node if asked."""
+
+    model: str
+    outputs: list[OutputReport] = field(default_factory=list)
+    first_wrong_node: NodeReport | None = None
+    bisected: bool = False
+
+    @property
+    def passed(self) -> bool:
+        """True when every output is within tolerance."""
+        return all(o.passed for o in self.outputs)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict (the `--json` report's schema)."""
+        return {
+            "model": self.model,
+            "passed": self.passed,
+            "bisected": self.bisected,
+            "outputs": [asdict(o) for o in self.outputs],
+            "first_wrong_node": asdict(self.first_wrong_node) if self.first_wrong_node else None,
+        }
+
+    def __str__(self) -> str:
+        rows = [("output", "shape", "dtype", "max abs", "max rel", "mismatches", "verdict")]
+        for o in self.outputs:
+            rows.append(
+                (
+                    o.name,
+                    str(tuple(o.actual_shape)),
+                    o.dtype,
+                    f"{o.max_abs_error:.3g}",
+                    f"{o.max_rel_error:.3g}",
+                    str(o.mismatches),
+                    "ok" if o.passed else "MISMATCH",
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = [f"{self.model}: {'PASS' if self.passed else 'FAIL'}"]
+        lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+        if self.first_wrong_node is not None:
+            node = self.first_wrong_node
+            lines.append(
+                f"  first wrong node: {node.name!r} ({node.op_type}, opset {node.opset}), "
+                f"inputs {node.input_shapes}, output {node.output.name!r} max abs "
+                f"{node.output.max_abs_error:.3g}"
+            )
+        elif self.bisected and not self.passed:
+            lines.append("  bisect: no intermediate value differs; only the final outputs do")
+        return "\n".join(lines)
+
+
+def compare(
+    name: str, expected: Any, actual: Any, rtol: float | None = None, atol: float | None = None
+) -> OutputReport:
+    """Error figures of `actual` (axonnx) against `expected` (onnxruntime)."""
+    expected, actual = np.asarray(expected), np.asarray(actual)
+    default_rtol, default_atol = default_tolerance(expected.dtype)
+    rtol = default_rtol if rtol is None else rtol
+    atol = default_atol if atol is None else atol
+    if expected.shape != actual.shape or expected.dtype == object:
+        same = expected.shape == actual.shape and bool(np.all(expected == actual))
+        return OutputReport(
+            name,
+            list(expected.shape),
+            list(actual.shape),
+            expected.dtype.name,
+            0.0 if same else float("inf"),
+            0.0 if same else float("inf"),
+            0 if same else max(expected.size, 1),
+            0,
+            rtol,
+            atol,
+            same,
+        )
+    e, a = expected.astype(np.float64), actual.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(a - e)
+        diff = np.where((np.isnan(e) & np.isnan(a)) | (np.isinf(e) & (e == a)), 0.0, diff)
+        bad = (diff > atol + rtol * np.abs(e)) | np.isnan(diff)
+        rel = diff / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
+    return OutputReport(
+        name,
+        list(expected.shape),
+        list(actual.shape),
+        expected.dtype.name,
+        _max(diff),
+        _max(rel),
+        int(bad.sum()),
+        int((~np.isfinite(a) & np.isfinite(e)).sum()),
+        rtol,
+        atol,
+        not bool(bad.any()),
+    )
+
+
+def _max(values: np.ndarray) -> float:
+    return float(np.nanmax(values)) if values.size else 0.0

@@ -1,0 +1,146 @@
+"""Cross-checking axonnx against onnxruntime on the same inputs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import numpy as np
+import onnx
+
+from axonnx.converters.inputs import make_inputs
+from axonnx.converters.loading import load_model
+from axonnx.converters.onnx_import import import_onnx
+from axonnx.converters.report import NodeReport, Report, compare
+from axonnx.converters.runtime import Runtime
+from axonnx.errors import InvalidModelError
+from axonnx.node import Node
+from axonnx.state import ModelState
+
+__all__ = ["validate"]
+
+PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+
+
+def validate(
+    source: str | os.PathLike | bytes | onnx.ModelProto,
+    inputs: Mapping[str, Any] | None = None,
+    *,
+    rtol: float | None = None,
+    atol: float | None = None,
+    dims: Mapping[str, int] | None = None,
+    providers: Sequence[str] = ("cpu",),
+    seed: int = 0,
+    int_high: int | None = None,
+    model: Node | None = None,
+    params: ModelState | None = None,
+    bisect: bool = False,
+    fast: bool = False,
+) -> Report:
+    """Run an ONNX model in onnxruntime and in axonnx on the same inputs; compare.
+
+    Args:
+        source: the ONNX model (path, bytes or `ModelProto`).
+        inputs: arrays by input name; generated from the input specs when None.
+        rtol, atol: tolerances; by default per dtype (`report.default_tolerance`).
+        dims: sizes of symbolic dimensions for generated inputs (`{"batch": 2}`).
+        providers: onnxruntime providers, `"cpu"` and/or `"cuda"`.
+        seed, int_high: generated inputs' seed and integer bound (token ids below it).
+        model, params: a converted model the user changed (fine-tuned, re-policied)
+            to compare instead of a fresh import of `source`.
+        bisect: also compare every intermediate value and name the first wrong node.
+        fast: validate JAX's default (fast) matmul precision instead of the highest.
+
+    Returns:
+        A `Report`: per output the shapes, dtype, max abs/rel error, mismatch count and
+        verdict; `report.passed` is the overall verdict.
+
+    >>> report = ax.validate("models/cnn.onnx", dims={"batch": 2})   # doctest: +SKIP
+    >>> report.passed                                               # doctest: +SKIP
+    True
+    """
+    proto = load_model(source)
+    feed = (
+        dict(inputs)
+        if inputs is not None
+        else make_inputs(proto, dims=dims, seed=seed, int_high=int_high)
+    )
+    if model is None:
+        model, imported = import_onnx(proto, dims=dims)
+        params = params or imported
+    if params is None:
+        raise ValueError("validate: pass params= together with model=")
+    names = [o.name for o in proto.graph.output]
+    wanted = _intermediate_names(proto) if bisect else []
+    expected = _run_onnxruntime(proto, feed, names + wanted, providers)
+    actual, kept = _run_axonnx(model, params, feed, bisect, fast)
+    report = Report(_label(source), bisected=bisect)
+    report.outputs = [compare(n, expected[n], actual[n], rtol, atol) for n in names]
+    if bisect:
+        report.first_wrong_node = _first_wrong(proto, expected, kept, rtol, atol)
+    return report
+
+
+def _label(source: Any) -> str:
+    return str(source) if isinstance(source, str | os.PathLike) else "<model>"
+
+
+def _intermediate_names(proto: onnx.ModelProto) -> list[str]:
+    outputs = {o.name for o in proto.graph.output}
+    return [o for node in proto.graph.node for o in node.output if o and o not in outputs]
+
+
+def _run_onnxruntime(
+    proto: onnx.ModelProto, feed: dict, names: list[str], providers: Sequence[str]
+) -> dict[str, np.ndarray]:
+    import onnxruntime as ort
+
+    graph_outputs = {o.name for o in proto.graph.output}
+    extra = [n for n in names if n not in graph_outputs]
+    if extra:
+        proto = _with_outputs(proto, extra)
+    try:
+        session = ort.InferenceSession(
+            proto.SerializeToString(), providers=[PROVIDERS.get(p, p) for p in providers]
+        )
+        wanted = [o.name for o in session.get_outputs()]
+        return dict(zip(wanted, session.run(wanted, feed), strict=True))
+    except Exception as error:  # onnxruntime's errors share no useful base class
+        first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise InvalidModelError(f"onnxruntime cannot run the model: {first}") from error
+
+
+def _with_outputs(proto: onnx.ModelProto, extra: list[str]) -> onnx.ModelProto:
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    inferred = onnx.shape_inference.infer_shapes(copy)
+    typed = {v.name: v for v in inferred.graph.value_info}
+    for name in extra:
+        if name in typed and typed[name].type.tensor_type.elem_type:
+            copy.graph.output.append(typed[name])
+    return copy
+
+
+def _run_axonnx(model: Node, params: ModelState, feed: dict, bisect: bool, fast: bool):
+    precision = "default" if fast else "highest"
+    runtime = Runtime(model, params)
+    with jax.default_matmul_precision(precision):
+        outputs = runtime(feed)
+        kept = runtime.intermediates(feed) if bisect else {}
+    return {k: np.asarray(v) for k, v in outputs.items()}, kept
+
+
+def _first_wrong(proto, expected, kept, rtol, atol) -> NodeReport | None:
+    shapes = {name: list(np.shape(v)) for name, v in {**expected, **kept}.items()}
+    opset = {imp.domain: imp.version for imp in proto.opset_import}.get("", None)
+    for node in proto.graph.node:
+        for output in node.output:
+            if output not in expected or output not in kept:
+                continue
+            result = compare(output, expected[output], kept[output], rtol, atol)
+            if not result.passed:
+                inputs = [shapes.get(i) for i in node.input]
+                return NodeReport(node.name or output, node.op_type, opset, inputs, result)
+    return None
