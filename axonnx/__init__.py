@@ -93,7 +93,9 @@ from axonnx.errors import (
     UnsafeFileError,
     UnsupportedOpError,
 )
+from axonnx.freezing import freeze, unfreeze
 from axonnx.graph import apply_policy, map_nodes
+from axonnx.loop import Loop
 from axonnx.node import Node, ParamSpec
 from axonnx.policy import Policy, policy
 from axonnx.serialization import load, save
@@ -101,6 +103,9 @@ from axonnx.state import ModelState
 from axonnx.summary import summary
 
 __all__ = [
+    "Loop",
+    "freeze",
+    "unfreeze",
     "testing",
     "validate",
     "export_onnx",

@@ -86,6 +86,8 @@ class Writer:
     initializers: list[onnx.TensorProto] = field(default_factory=list)
     taken: set[str] = field(default_factory=set)
     written: dict[str, np.ndarray] = field(default_factory=dict)
+    compute: str = "float32"
+    """The float dtype the layer being written computes in (its policy's, else float32)."""
 
     def fresh(self, hint: str) -> str:
         """A value or node name not used yet in this graph."""
@@ -135,11 +137,46 @@ class Writer:
         """A constant tensor (shape, axes, …) as an initializer with a fresh name."""
         return self.initializer(self.fresh(hint), np.asarray(value))
 
+    def scalar(self, value: float, hint: str = "scalar") -> str:
+        """A scalar constant in the compute dtype of the layer being written."""
+        return self.constant(np.asarray(value, _np_dtype(self.compute)), hint)
+
+    def param(self, p: Param, value: Any = None) -> str:
+        """A layer parameter as an initializer in its stored dtype (`value` replaces the
+        stored value, e.g. transposed), cast to the compute dtype when they differ."""
+        array = p.value if value is None else np.asarray(value)
+        return self.cast(self.initializer(p.name, array), array.dtype.name)
+
+    def cast(self, name: str, dtype: str | None) -> str:
+        """`name` cast to the compute dtype when it is a float of another dtype."""
+        if dtype is None or not _is_float(dtype) or dtype == self.compute:
+            return name
+        return self.op("Cast", [name], to=_elem_type(self.compute))[0]
+
+    def reduce(self, op_type: str, x: str, axes: list[int], keepdims: bool = True) -> str:
+        """`Reduce*` over `axes`: an attribute before the opset made it an input
+        (ReduceSum at 13, the others at 18)."""
+        as_input = self.opset >= (13 if op_type == "ReduceSum" else 18)
+        keep = int(keepdims)
+        if as_input:
+            axes_name = self.constant(np.array(axes, np.int64), "axes")
+            return self.op(op_type, [x, axes_name], keepdims=keep)[0]
+        return self.op(op_type, [x], axes=list(axes), keepdims=keep)[0]
+
+
+def _np_dtype(dtype: str) -> np.dtype:
+    return np.dtype(jax.numpy.dtype(dtype))
+
+
+def _is_float(dtype: str) -> bool:
+    return bool(jax.numpy.issubdtype(jax.numpy.dtype(dtype), jax.numpy.floating))
+
 
 def _tensor(array: np.ndarray, name: str) -> onnx.TensorProto:
     if array.dtype == object:
         return numpy_helper.from_array(array.astype(np.str_).astype(object), name)
-    return numpy_helper.from_array(np.ascontiguousarray(array), name)
+    # Not np.ascontiguousarray: it turns a scalar into shape (1,).
+    return numpy_helper.from_array(np.asarray(array, order="C"), name)
 
 
 def export_onnx(
@@ -168,7 +205,9 @@ def export_onnx(
 
     >>> ax.export_onnx(model, state, "model.onnx")       # doctest: +SKIP
     """
-    import axonnx.converters.export_layers  # noqa: F401  (registers the layer exporters)
+    import axonnx.converters.export_jaxpr  # noqa: F401  (registers the layer exporters)
+    import axonnx.converters.export_layers  # noqa: F401
+    import axonnx.converters.export_nn  # noqa: F401
 
     laid_out = plan(model)
     version, ir_version = _versions(model, opset)
@@ -317,18 +356,68 @@ def _param_value(writer: Writer, node: Node, spec) -> np.ndarray:
 
 
 def _write_layer(writer: Writer, node: Node, inputs: list) -> Any:
-    export = _EXPORTERS.get(node.op)
-    if export is None:
-        raise UnsupportedOpError(
-            f"{writer.plan.where(node)}: no ONNX export for op {op_label(node.op)!r}"
-        )
+    export = _EXPORTERS.get(node.op) or _traced(writer, node)
     params = {}
     for spec in node.params:
         default = ".".join(writer.plan.key_of(node) + (spec.name,))
         params[spec.name] = Param(
             spec.meta.get("onnx_name") or default, _param_value(writer, node, spec), dict(spec.meta)
         )
-    return export(writer, node, inputs, params)
+    writer.compute = node.policy.compute if node.policy else _float_input(node)
+    if node.policy is not None:
+        inputs = [_cast_tree(writer, v, value_dtype(p)) for p, v in zip(node.parents, inputs)]
+    result = export(writer, node, inputs, params)
+    if node.policy is None:
+        return result
+    writer.compute = node.policy.output
+    return _cast_tree(writer, result, node.policy.compute)
+
+
+def _traced(writer: Writer, node: Node) -> Exporter:
+    """Custom `ax.layer` functions (any op without an exporter) export by tracing."""
+    from axonnx.ops import registered_ops
+
+    if node.op not in registered_ops() or node.op in _BUILT_IN:
+        raise UnsupportedOpError(
+            f"{writer.plan.where(node)}: no ONNX export for op {op_label(node.op)!r}"
+        )
+    return _EXPORTERS["layer:"]
+
+
+_BUILT_IN = {"input", "param", "constant", "none", "container", "namespace", "getitem"}
+
+
+def value_dtype(node: Node) -> Any:
+    """The dtype of a node's value as the compiler produces it (after its policy)."""
+    if node.policy is not None and isinstance(node.dtype, str) and _is_float(node.dtype):
+        return node.policy.output
+    return node.dtype
+
+
+def _float_input(node: Node) -> str:
+    for parent in node.parents:
+        dtype = value_dtype(parent)
+        if isinstance(dtype, str) and _is_float(dtype):
+            return dtype
+    return "float32"
+
+
+def _cast_tree(writer: Writer, value: Any, dtype: Any) -> Any:
+    """Cast float leaves of a written value (names, nested in lists/dicts) to the
+    writer's compute dtype."""
+    if isinstance(value, str):
+        return writer.cast(value, dtype if isinstance(dtype, str) or dtype is None else None)
+    if isinstance(value, dict):
+        return {k: _cast_tree(writer, v, _at(dtype, k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_cast_tree(writer, v, _at(dtype, i)) for i, v in enumerate(value))
+    return value
+
+
+def _at(dtype: Any, key: Any) -> Any:
+    if isinstance(dtype, dict | list | tuple):
+        return dtype[key]
+    return dtype
 
 
 def _write_onnx_node(writer: Writer, node: Node, inputs: list) -> Any:
@@ -359,7 +448,19 @@ def _no_attr(node: Node) -> bool:
 
 
 def _several(node: Node) -> bool:
-    return len(node.meta.get("outputs", [])) > 1
+    """Whether the importer indexes this node's outputs (it does for every op whose
+    schema allows several, as MaxPool's optional Indices)."""
+    if len(node.meta.get("outputs", [])) > 1:
+        return True
+    try:
+        schema = onnx.defs.get_schema(
+            node.meta["op_type"],
+            max_inclusive_version=node.meta.get("opset") or 1,
+            domain=node.meta["domain"],
+        )
+    except onnx.defs.SchemaError:
+        return False
+    return schema.max_output > 1
 
 
 def _trim(inputs: list[str]) -> list[str]:

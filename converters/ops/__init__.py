@@ -5,6 +5,7 @@ from axonnx.converters.ops import (  # noqa: F401
     elementwise,
     indexing,
     linalg,
+    nn_attention,
     nn_conv,
     nn_norm,
     nn_recurrent,

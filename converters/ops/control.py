@@ -5,16 +5,18 @@ outputs as a tuple); the outer values it reads are the node's trailing inputs, n
 `capture_names`.
 
 How each op compiles:
-- If: a plain Python branch when `cond` is known (constants, shapes, graph inputs:
-  `cond` is a static input); `lax.cond` when it depends on run-time data, which needs
-  both branches to give the same structure, shapes and dtypes.
+- If: a plain Python branch when `cond` is known (constants, values computed from
+  shapes); `lax.cond` when it depends on run-time data, which needs both branches to
+  give the same structure, shapes and dtypes.
 - Loop: with everything known it runs in Python. Otherwise its body is traced once
   to choose: `lax.scan` when the trip count is known and the condition stays true
   (scan outputs are stacked), `lax.while_loop` when the condition depends on data and
   there are no scan outputs, and a Python unrolling (the iteration number known in
   each copy) when the body needs known values (e.g. `Slice` ends from the iteration
-  number) or changes carried shapes (a growing sequence). Scan outputs whose length
-  depends on data need the model to run eagerly, outside `jax.jit`.
+  number) or changes carried shapes (a growing sequence); unrolling needs M and the
+  conditions known. M is a static input (it sizes the scan outputs): a graph input
+  that feeds it is baked into the compilation. Scan outputs whose length depends on
+  data, and unrolling under a run-time condition, need the model to run eagerly.
 - Scan: `lax.scan`; Scan-8's batch axis through `jax.vmap`, its `sequence_lens` by
   masking (scan outputs past a sequence's length are zeros).
 """
@@ -46,7 +48,7 @@ _ALL_VERSIONS = (1, 11, 13, 16, 19, 21, 23, 24, 25)
 # ---------------------------------------------------------------- If
 
 
-@onnx_op("If", *_ALL_VERSIONS, static_inputs=(0,))
+@onnx_op("If", *_ALL_VERSIONS)
 def if_(cond, *captured, then_branch, else_branch, capture_names=()):
     """ONNX If-1..25: the outputs of `then_branch` when `cond` is true, else of
     `else_branch` (a tuple of all outputs)."""
@@ -110,7 +112,7 @@ class _Loop:
         return np.asarray(True) if self.cond is None else self.cond
 
 
-@onnx_op("Loop", *_ALL_VERSIONS, static_inputs=(0, 1))
+@onnx_op("Loop", *_ALL_VERSIONS, static_inputs=(0,))
 def loop(M=None, cond=None, *v_initial, body, capture_names=()):
     """ONNX Loop-1..25: run `body(i, cond, *carried)` while `i < M` and `cond`; returns
     the final carried values then the scan outputs stacked on a new axis 0."""
@@ -122,7 +124,12 @@ def loop(M=None, cond=None, *v_initial, body, capture_names=()):
     if isinstance(probe, Exception):
         if job.static_control:
             return _unrolled(job)
-        raise probe
+        raise ShapeError(
+            "Loop: a compiled loop cannot run this body, so it must be unrolled, for which "
+            "M and cond must be known when the model is compiled, but they depend on "
+            f"run-time data. Feed them as constants, or run the model without jax.jit. "
+            f"({probe})"
+        ) from probe
     cond_out, scans = probe
     if cond_out is True and job.static_control:
         return _scanned(job)

@@ -79,8 +79,9 @@ def scaler(X, *, offset=None, scale=None):
 
 @onnx_op("Normalizer", 1, domain=ML)
 def normalizer(X, *, norm="MAX"):
-    """ONNX-ML Normalizer-1: each row of X (N, C) or (C,) divided by its max, L1 or L2
-    norm, as float32."""
+    """ONNX-ML Normalizer-1: each row of X (N, C) or (C,) divided by its max (as the
+    spec and onnxruntime: the signed maximum), L1 or L2 norm, as float32; rows whose
+    divisor is 0 stay as they are."""
     x = _float32(X)
     if norm == "MAX":
         divisor = jnp.max(x, axis=-1, keepdims=True)
@@ -90,7 +91,7 @@ def normalizer(X, *, norm="MAX"):
         divisor = jnp.sqrt(jnp.sum(x * x, axis=-1, keepdims=True))
     else:
         raise UnsupportedOpError(f"Normalizer: expected norm in {_NORMS}, got {norm!r}.")
-    return x / divisor
+    return x / jnp.where(divisor == 0, 1, divisor)
 
 
 @onnx_op("Imputer", 1, domain=ML)
@@ -117,18 +118,21 @@ def imputer(
     return jnp.where(hit, jnp.asarray(imputed, x.dtype), x)
 
 
-@onnx_op("ArrayFeatureExtractor", 1, domain=ML)
+@onnx_op("ArrayFeatureExtractor", 1, domain=ML, static_inputs=(1,))
 def array_feature_extractor(X, Y):
-    """ONNX-ML ArrayFeatureExtractor-1: the features (last axis) of X at the indices Y.
+    """ONNX-ML ArrayFeatureExtractor-1: the features (last axis) of X at the indices Y
+    (known when compiling: they are constants in practice, and X may hold strings).
 
     The output has shape X.shape[:-1] + [Y.size]; a vector X gives shape [1, Y.size].
     """
-    if is_strings(X):
-        x = np.asarray(X)
-        picked = np.take(x, static(Y, "ArrayFeatureExtractor indices").reshape(-1), axis=-1)
-    else:
-        x = jnp.asarray(X)
-        picked = jnp.take(x, jnp.asarray(Y).reshape(-1), axis=-1)
+    indices = static(Y, "ArrayFeatureExtractor indices").reshape(-1)
+    x = np.asarray(X) if is_strings(X) else jnp.asarray(X)
+    if np.any(indices >= x.shape[-1]) or np.any(indices < -x.shape[-1]):
+        raise ShapeError(
+            f"ArrayFeatureExtractor: expected indices in [0, {x.shape[-1]}) for X of shape "
+            f"{x.shape}, got {indices.tolist()}."
+        )
+    picked = x[..., indices]
     return picked.reshape(1, -1) if x.ndim == 1 else picked
 
 
@@ -281,7 +285,8 @@ def _mapping_side(side: str, floats, int64s, strings, tensor) -> np.ndarray:
 @onnx_op("OneHotEncoder", 1, domain=ML)
 def one_hot_encoder(X, *, cats_int64s=None, cats_strings=None, zeros=1):
     """ONNX-ML OneHotEncoder-1: X.shape + [C] float32 one-hot rows over the categories;
-    with `zeros=0` a value outside them is an error (checked when X is known)."""
+    with `zeros=0` a value outside them is an error, checked only when X is known
+    (strings, or a model run eagerly): under `jax.jit` such values give all-zero rows."""
     if is_strings(X):
         cats = _attr_array(cats_strings, object)
         index = _key_index(X, cats)

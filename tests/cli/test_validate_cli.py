@@ -1,0 +1,53 @@
+"""`axonnx validate`, `run` and `bench`: exit codes, reports, inputs."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from axonnx.cli.main import main
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_validate_passes_on_every_shipped_model(tmp_path):
+    models = sorted(MODELS.glob("*.onnx"))
+    result = invoke("validate", *models, "--dims", "batch=2,sequence=8",
+                    "--json", tmp_path / "r.json", "--junit", tmp_path / "r.xml")
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "r.json").read_text())
+    assert document["passed"] and len(document["models"]) == len(models)
+    suite = ElementTree.parse(tmp_path / "r.xml").getroot()
+    assert suite.get("failures") == "0" and int(suite.get("tests")) >= len(models)
+
+
+def test_validate_exits_1_on_mismatch(tmp_path):
+    x = np.zeros((2, 784), np.float32)
+    np.savez(tmp_path / "in.npz", x=x)
+    result = invoke("validate", MODELS / "mlp.onnx", "--inputs", tmp_path / "in.npz",
+                    "--atol", "-1", "--rtol", "0")
+    assert result.exit_code == 1, result.output
+    assert "MISMATCH" in result.output
+
+
+def test_validate_exits_2_on_a_bad_file(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x08\x01garbage")
+    result = invoke("validate", bad)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_bench_prints_both_runtimes_and_the_ratio():
+    result = invoke("bench", MODELS / "mlp.onnx", "--batch", "2", "--runs", "3")
+    assert result.exit_code == 0, result.output
+    assert "onnxruntime" in result.output and "axonnx" in result.output
+    assert "ratio axonnx / onnxruntime" in result.output
