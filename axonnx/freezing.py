@@ -73,8 +73,9 @@ def _selector(namespace: str | None, name: str | None, op: str | None) -> Select
         if path[: len(prefix)] != prefix:
             return False
         full = "/".join(path + (layer,))
-        if name is not None and not (fnmatch.fnmatchcase(layer, name) or
-                                     fnmatch.fnmatchcase(full, name)):
+        if name is not None and not (
+            fnmatch.fnmatchcase(layer, name) or fnmatch.fnmatchcase(full, name)
+        ):
             return False
         return op is None or op in (node.op, op_label(node.op))
 
@@ -94,12 +95,9 @@ def _mark(model: Node, selected: Selector, frozen: bool) -> Node:
     for node in laid_out.order:
         parents = tuple(rebuilt[p.id] for p in node.parents)
         meta = dict(node.meta)
-        if _owns_params(node) and selected(node, laid_out.names[node.id],
-                                           laid_out.paths[node.id]):
+        if _owns_params(node) and selected(node, laid_out.names[node.id], laid_out.paths[node.id]):
             meta["frozen"] = frozen
-        rebuilt[node.id] = node.replace(
-            parents=parents, name=laid_out.names[node.id], meta=meta
-        )
+        rebuilt[node.id] = node.replace(parents=parents, name=laid_out.names[node.id], meta=meta)
     return rebuilt[model.id]
 
 

@@ -202,3 +202,30 @@ def bench_command(model: str, batch: int, dims: str | None, runs: int, threads: 
     from axonnx.converters.bench import bench
 
     click.echo(str(bench(model, batch=batch, dims=_parse_dims(dims), runs=runs, threads=threads)))
+
+
+@main.command("export")
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Output file (.onnx)."
+)
+@click.option("--opset", type=int, help="ONNX opset (13 or newer; default: the newest usable).")
+@click.option("--static-batch", type=int, help="Fix the batch dimension to this size.")
+@click.option("--external-data", is_flag=True, help="Store the weights in OUTPUT.data.")
+@handles_errors
+def export_command(
+    model: str, output: str, opset: int | None, static_batch: int | None, external_data: bool
+) -> None:
+    """Export an axonnx (or ONNX) model to an ONNX file that onnxruntime runs."""
+    import axonnx as ax
+
+    graph, state = _load_any(model, {})
+    ax.export_onnx(
+        graph,
+        state,
+        output,
+        opset=opset,
+        static_batch=static_batch,
+        external_data=external_data or None,
+    )
+    click.echo(f"wrote {output}")

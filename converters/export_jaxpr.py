@@ -16,6 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import Literal
 from onnx import helper
 
 from axonnx.converters.export_layers import layer_name
@@ -64,7 +65,7 @@ class _Tracer:
         return [self.read(env, v) for v in jaxpr.outvars]
 
     def read(self, env: dict, var: Any) -> str:
-        if isinstance(var, jax.core.Literal):
+        if isinstance(var, Literal):
             return self.w.constant(np.asarray(var.val, var.aval.dtype), "literal")
         return env[var]
 
@@ -102,7 +103,9 @@ class _Tracer:
 
 @exporter("layer:")
 def _layer(w: Writer, node: Node, inputs: list, params: dict) -> Any:
-    """Trace the layer's function on its inputs' shapes and write the jaxpr."""
+    """ONNX: custom `ax.layer` functions: traced to a jaxpr, each primitive mapped.
+
+    Trace the layer's function on its inputs' shapes and write the jaxpr."""
     where = w.plan.where(node)
     structs, dims = _abstract_inputs(node, inputs, where)
     fn = get_op(node.op).fn
@@ -328,8 +331,15 @@ def _concatenate(t: _Tracer, eqn, args: list[str]) -> str:
 def _slice(t: _Tracer, eqn, args: list[str]) -> str:
     starts, limits = eqn.params["start_indices"], eqn.params["limit_indices"]
     steps = eqn.params["strides"] or (1,) * len(starts)
-    values = [starts, limits, range(len(starts)), steps]
-    return t.op("Slice", [args[0], *(t.w.constant(np.array(v, np.int64)) for v in values)])
+    sizes = eqn.invars[0].aval.shape
+    # A slice to the end of a dynamic axis ends at "past the end" (INT64_MAX).
+    ends = [_END if not isinstance(e, int) and e == n else e for e, n in zip(limits, sizes)]
+    bounds = [t.shape(tuple(starts)), t.shape(tuple(ends))]
+    axes_steps = [t.w.constant(np.array(v, np.int64)) for v in (range(len(starts)), steps)]
+    return t.op("Slice", [args[0], *bounds, *axes_steps])
+
+
+_END = int(np.iinfo(np.int64).max)
 
 
 @_rule("pad")

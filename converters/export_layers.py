@@ -68,6 +68,7 @@ def outputs_of(node: Node, last: bool = True) -> list[str] | int:
 
 @exporter(*_SIMPLE_ACTIVATIONS)
 def _simple_activation(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Relu, Sigmoid, Tanh, Exp, Softsign, Softplus; linear: Identity."""
     return w.op(_SIMPLE_ACTIVATIONS[node.op], inputs, name=layer_name(w, node))[0]
 
 
@@ -77,6 +78,7 @@ def _option(node: Node, key: str, default: float) -> float:
 
 @exporter("celu", "elu", "leaky_relu")
 def _alpha_activation(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Celu, Elu, LeakyRelu with `alpha`."""
     op_type = {"celu": "Celu", "elu": "Elu", "leaky_relu": "LeakyRelu"}[node.op]
     alpha = _option(node, "alpha", 0.01 if node.op == "leaky_relu" else 1.0)
     return w.op(op_type, inputs, name=layer_name(w, node), alpha=alpha)[0]
@@ -84,18 +86,21 @@ def _alpha_activation(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("selu")
 def _selu(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Selu with `alpha`, `gamma`."""
     alpha, gamma = _option(node, "alpha", _SELU_ALPHA), _option(node, "gamma", _SELU_GAMMA)
     return w.op("Selu", inputs, name=layer_name(w, node), alpha=alpha, gamma=gamma)[0]
 
 
 @exporter("hard_sigmoid")
 def _hard_sigmoid(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: HardSigmoid with `alpha`, `beta`."""
     alpha, beta = _option(node, "alpha", 0.2), _option(node, "beta", 0.5)
     return w.op("HardSigmoid", inputs, name=layer_name(w, node), alpha=alpha, beta=beta)[0]
 
 
 @exporter("hard_silu")
 def _hard_silu(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: HardSwish (opset 14+); below: x * HardSigmoid(x, 1/6, 0.5)."""
     if w.opset >= 14:
         return w.op("HardSwish", inputs, name=layer_name(w, node))[0]
     gate = w.op("HardSigmoid", inputs, alpha=1 / 6, beta=0.5)[0]
@@ -104,6 +109,7 @@ def _hard_silu(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("hard_tanh", "relu6")
 def _clip(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Clip(-1, 1) for hard_tanh, Clip(0, 6) for relu6."""
     low, high = (-1.0, 1.0) if node.op == "hard_tanh" else (0.0, 6.0)
     bounds = [w.scalar(low, "min"), w.scalar(high, "max")]
     return w.op("Clip", [inputs[0], *bounds], name=layer_name(w, node))[0]
@@ -111,18 +117,21 @@ def _clip(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("silu")
 def _silu(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: x * Sigmoid(x)."""
     gate = w.op("Sigmoid", inputs)[0]
     return w.op("Mul", [inputs[0], gate], name=layer_name(w, node))[0]
 
 
 @exporter("log_sigmoid")
 def _log_sigmoid(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: -Softplus(-x)."""
     softplus = w.op("Softplus", w.op("Neg", inputs))[0]
     return w.op("Neg", [softplus], name=layer_name(w, node))[0]
 
 
 @exporter("mish")
 def _mish(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Mish (opset 18+); below: x * Tanh(Softplus(x))."""
     if w.opset >= 18:
         return w.op("Mish", inputs, name=layer_name(w, node))[0]
     gate = w.op("Tanh", w.op("Softplus", inputs))[0]
@@ -131,6 +140,7 @@ def _mish(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("gelu")
 def _gelu(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Gelu (opset 20+, approximate none/tanh); below: Erf or Tanh formula."""
     approximate = bool(node.options.get("approximate", False))
     if w.opset >= 20:
         mode = "tanh" if approximate else "none"
@@ -149,6 +159,7 @@ def _gelu(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("softmax", "log_softmax")
 def _softmax(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Softmax / LogSoftmax on `axis`."""
     op_type = "Softmax" if node.op == "softmax" else "LogSoftmax"
     axis = int(node.options.get("axis", -1))
     return w.op(op_type, inputs, name=layer_name(w, node), axis=axis)[0]
@@ -156,12 +167,14 @@ def _softmax(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("log_sumexp")
 def _log_sumexp(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: ReduceLogSumExp (axes an attribute below opset 18, an input from 18)."""
     axis, keep = int(node.options.get("axis", -1)), bool(node.options.get("keepdims", True))
     return w.reduce("ReduceLogSumExp", inputs[0], [axis], keep)
 
 
 @exporter("dropout", "alpha_dropout", "feature_alpha_dropout", "spatial_dropout")
 def _dropout(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Identity (inference form)."""
     return w.op("Identity", inputs, name=layer_name(w, node))[0]
 
 
@@ -170,6 +183,7 @@ def _dropout(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("dense")
 def _dense(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: MatMul + Add (Gemm with transB when imported from a Gemm)."""
     kernel, bias = params["kernel"], params.get("bias")
     name = layer_name(w, node)
     if kernel.meta.get("onnx_transposed"):
@@ -185,6 +199,7 @@ def _dense(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str
 
 @exporter("bilinear")
 def _bilinear(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: Einsum `...i,oij,...j->...o` + Add."""
     kernel, bias = params["kernel"], params.get("bias")
     name = layer_name(w, node)
     args = [inputs[0], w.param(kernel), inputs[1]]
@@ -194,6 +209,7 @@ def _bilinear(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> 
 
 @exporter("embedding")
 def _embedding(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: Gather on axis 0."""
     table = params["table"]
     args = [w.param(table), inputs[0]]
     return w.op("Gather", args, outputs_of(node), name=layer_name(w, node), axis=0)[0]
@@ -204,6 +220,7 @@ def _embedding(w: Writer, node: Node, inputs: list, params: dict[str, Param]) ->
 
 @exporter("batch_norm")
 def _batch_norm(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: BatchNormalization with the running statistics (Transposes if channels-last)."""
     args = [channels_first(w, inputs[0], node)]
     args += [w.param(params[k]) for k in ("scale", "bias", "mean", "var")]
     first = node.options.get("channels") == "first"
@@ -220,6 +237,7 @@ def _batch_norm(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -
 
 @exporter("layer_norm")
 def _layer_norm(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: LayerNormalization (opset 17+); below: ReduceMean/Sub/Mul/Sqrt/Div decomposition."""
     epsilon = float(node.options.get("epsilon", 1e-5))
     scale, bias = w.param(params["scale"]), params.get("bias")
     if w.opset < 17:
@@ -253,6 +271,7 @@ def _per_channel(w: Writer, p: Param, rank: int) -> str:
 
 @exporter("instance_norm")
 def _instance_norm(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: InstanceNormalization (Transposes if channels-last)."""
     args = [channels_first(w, inputs[0], node), w.param(params["scale"]), w.param(params["bias"])]
     epsilon = float(node.options.get("epsilon", 1e-5))
     y = w.op("InstanceNormalization", args, name=layer_name(w, node), epsilon=epsilon)[0]
@@ -261,18 +280,11 @@ def _instance_norm(w: Writer, node: Node, inputs: list, params: dict[str, Param]
 
 @exporter("group_norm")
 def _group_norm(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: Reshape to groups, ReduceMean/Sqrt/Div, Reshape back, per-channel Mul + Add.
+
+    Decomposed at every opset: onnx cannot infer GroupNormalization-21's types."""
     x, rank = channels_first(w, inputs[0], node), rank_of(node)
     groups, epsilon = int(node.options["num_groups"]), float(node.options.get("epsilon", 1e-5))
-    if w.opset >= 21:
-        args = [x, w.param(params["scale"]), w.param(params["bias"])]
-        y = w.op(
-            "GroupNormalization",
-            args,
-            name=layer_name(w, node),
-            num_groups=groups,
-            epsilon=epsilon,
-        )[0]
-        return channels_back(w, y, node, rank)
     grouped = w.op("Reshape", [x, w.constant(np.array([0, groups, -1], np.int64), "shape")])[0]
     y = w.op("Reshape", [_standardize(w, grouped, [2], epsilon), w.op("Shape", [x])[0]])[0]
     y = w.op("Mul", [y, _per_channel(w, params["scale"], rank)])[0]
@@ -285,6 +297,7 @@ def _group_norm(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -
 
 @exporter("add", "multiply")
 def _variadic(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Add / Mul (Sum, or a chain of Mul, for more than two inputs)."""
     op_type = "Add" if node.op == "add" else "Mul"
     if len(inputs) > 2:
         op_type = "Sum" if node.op == "add" else op_type
@@ -298,16 +311,19 @@ def _variadic(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("subtract")
 def _subtract(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Sub."""
     return w.op("Sub", inputs, name=layer_name(w, node))[0]
 
 
 @exporter("concatenate")
 def _concatenate(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Concat."""
     return w.op("Concat", inputs, name=layer_name(w, node), axis=int(node.options["axis"]))[0]
 
 
 @exporter("stack")
 def _stack(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Unsqueeze each input + Concat."""
     axes = w.constant(np.array([int(node.options["axis"])], np.int64), "axes")
     parts = [w.op("Unsqueeze", [x, axes])[0] for x in inputs]
     return w.op("Concat", parts, name=layer_name(w, node), axis=int(node.options["axis"]))[0]
@@ -315,6 +331,7 @@ def _stack(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("split")
 def _split(w: Writer, node: Node, inputs: list, params: dict) -> list[str]:
+    """ONNX: Split with `split` sizes as an input."""
     sections, axis = int(node.options["sections"]), int(node.options["axis"])
     size = node.parents[0].shape[axis] // sections
     sizes = w.constant(np.full(sections, size, np.int64), "split")
@@ -323,6 +340,7 @@ def _split(w: Writer, node: Node, inputs: list, params: dict) -> list[str]:
 
 @exporter("pad")
 def _pad(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Pad (constant, reflect, edge; wrap from opset 19)."""
     pairs = [(int(lo), int(hi)) for lo, hi in node.options["padding"]]
     mode = node.options.get("pad_mode", "constant")
     if mode == "wrap" and w.opset < 19:
@@ -342,21 +360,25 @@ def _pad(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("cond")
 def _cond(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Where."""
     return w.op("Where", inputs, name=layer_name(w, node))[0]
 
 
 @exporter("flatten")
 def _flatten(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Flatten(axis=1)."""
     return w.op("Flatten", inputs, name=layer_name(w, node), axis=1)[0]
 
 
 @exporter("reshape")
 def _reshape(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Reshape (batch dimension kept with 0)."""
     shape = w.constant(np.array([0, *node.options["shape"]], np.int64), "shape")
     return w.op("Reshape", [inputs[0], shape], name=layer_name(w, node))[0]
 
 
 @exporter("transpose")
 def _transpose(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Transpose."""
     perm = [int(p) for p in node.options["permutation"]]
     return w.op("Transpose", inputs, name=layer_name(w, node), perm=perm)[0]

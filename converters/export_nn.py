@@ -64,6 +64,7 @@ def _check_input_dilation(w: Writer, node: Node, n: int) -> None:
 
 @exporter("conv", "depthwise_conv")
 def _conv(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: Conv (depthwise: group = input channels; Transposes if channels-last)."""
     kernel, bias = params["kernel"], params.get("bias")
     rank = kernel.value.ndim
     n = rank - 2
@@ -87,6 +88,7 @@ def _conv(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
 
 @exporter("separable_conv2d", "separable_conv3d")
 def _separable(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: One depthwise Conv per spatial axis."""
     n = 2 if node.op == "separable_conv2d" else 3
     strides = _per_axis(node.options.get("strides", 1), n)
     padding = node.options.get("padding", "valid")
@@ -116,6 +118,7 @@ def _channel_count(node: Node) -> int:
 
 @exporter("conv_transpose")
 def _conv_transpose(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: ConvTranspose with explicit pads and output_padding."""
     kernel, bias = params["kernel"], params.get("bias")
     rank = kernel.value.ndim
     n = rank - 2
@@ -172,6 +175,7 @@ def _pool_attrs(w: Writer, node: Node, n: int) -> dict:
 
 @exporter("max_pool", "avg_pool", "lp_pool")
 def _pool(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: MaxPool, AveragePool, LpPool (integer p)."""
     rank = rank_of(node)
     attrs = _pool_attrs(w, node, rank - 2)
     op_type = {"max_pool": "MaxPool", "avg_pool": "AveragePool", "lp_pool": "LpPool"}[node.op]
@@ -194,6 +198,7 @@ def _integer_norm(w: Writer, node: Node) -> int:
 
 @exporter("adaptive_avg_pool", "adaptive_max_pool", "adaptive_lp_pool")
 def _adaptive(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: MaxPool / AveragePool / LpPool when the output size divides the input."""
     sizes = _spatial_sizes(w, node)
     out = _per_axis(node.options["output_size"], len(sizes))
     if any(s % o for s, o in zip(sizes, out)):
@@ -218,6 +223,7 @@ def _adaptive(w: Writer, node: Node, inputs: list, params: dict) -> str:
 
 @exporter("global_avg_pool", "global_max_pool", "global_lp_pool")
 def _global_pool(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: ReduceMean, ReduceMax, ReduceL1/ReduceL2 (other norms: Abs/Pow/ReduceSum/Pow)."""
     rank = rank_of(node)
     axes = (
         list(range(1, rank - 1))
@@ -248,17 +254,15 @@ _RESIZE_MODES = {
 
 @exporter("resize")
 def _resize(w: Writer, node: Node, inputs: list, params: dict) -> str:
+    """ONNX: Resize (half_pixel; nearest round_prefer_ceil, linear, cubic a=-0.5)."""
     rank = rank_of(node)
     n = rank - 2
     size = np.array(_per_axis(node.options["size"], n), np.int64)
     x = channels_first(w, inputs[0], node)
     attrs = dict(_RESIZE_MODES[node.options.get("method", "nearest")])
-    if w.opset >= 18:
-        sizes = w.constant(size, "sizes")
-        attrs["axes"] = list(range(2, rank))
-    else:
-        leading = w.op("Slice", [w.op("Shape", [x])[0], *_ints(w, [0], [2])])[0]
-        sizes = w.op("Concat", [leading, w.constant(size, "sizes")], axis=0)[0]
+    # Full-rank sizes: onnxruntime rejects `sizes` with the `axes` attribute (opset 18+).
+    leading = w.op("Slice", [w.op("Shape", [x])[0], *_ints(w, [0], [2])])[0]
+    sizes = w.op("Concat", [leading, w.constant(size, "sizes")], axis=0)[0]
     y = w.op(
         "Resize",
         [x, "", "", sizes],
@@ -308,8 +312,9 @@ def _recurrent_attrs(w: Writer, node: Node, units: int) -> dict:
 
 @exporter("lstm", "gru")
 def _recurrent(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> list:
-    """ONNX LSTM/GRU on X transposed to (time, batch, features); W, R are the kernels
-    transposed to (dirs, gates * units, in); B is the bias as it is."""
+    """ONNX: LSTM / GRU between Transposes to and from sequence-major layout.
+
+    W and R are the kernels transposed to (dirs, gates * units, in); B is the bias."""
     kernel, hidden, bias = params["input_kernel"], params["hidden_kernel"], params.get("bias")
     units = int(hidden.value.shape[1])
     x = w.op("Transpose", [inputs[0]], perm=[1, 0, 2])[0]
@@ -326,6 +331,7 @@ def _recurrent(w: Writer, node: Node, inputs: list, params: dict[str, Param]) ->
 
 @exporter("conv_lstm")
 def _conv_lstm(w: Writer, node: Node, inputs: list, params: dict) -> list:
+    """ONNX: not exported: UnsupportedOpError."""
     raise _unsupported(
         w,
         node,
@@ -350,7 +356,9 @@ def _project(w: Writer, x: str, kernel: Param, bias: Param | None, name: str) ->
 
 @exporter("multi_head_attention")
 def _attention(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
-    """MatMul projections, per-head MatMul / Softmax / MatMul, masks with Where."""
+    """ONNX: MatMul projections, per-head MatMul, Softmax, MatMul; masks with Where.
+
+    MatMul projections, per-head MatMul / Softmax / MatMul, masks with Where."""
     heads, name = int(node.options["num_heads"]), layer_name(w, node)
     dim = params["q_kernel"].value.shape[1]
     proj = {

@@ -31,7 +31,7 @@ def save_model(proto: onnx.ModelProto, path: Path, external_data: bool | None = 
                 save_as_external_data=True,
                 all_tensors_to_one_file=True,
                 location=f"{path.name}.data",
-                size_threshold=1024,
+                size_threshold=0,
             )
         else:
             onnx.save_model(proto, temporary)

@@ -19,7 +19,9 @@ import onnx
 import axonnx.builders.conv  # noqa: F401  (registers the layer ops used below)
 import axonnx.builders.linear  # noqa: F401
 import axonnx.builders.normalization  # noqa: F401
+import axonnx.builders.recurrent  # noqa: F401
 from axonnx.converters.graph_import import GraphImporter, domain_of, layer_name, onnx_meta
+from axonnx.converters.loading import tensor_to_array
 from axonnx.converters.registry import resolve
 from axonnx.node import Node, ParamSpec
 
@@ -267,3 +269,149 @@ def _embedding(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     layer = _Layer("embedding", proto, [proto.input[1]])
     layer.param("table", proto.input[0], table)
     return layer.emit(importer, proto.output[0])
+
+
+# ---------------------------------------------------------------- recurrent layers
+
+# ONNX activations the `lstm`/`gru` layers compute with ONNX's default alpha and beta.
+_LAYER_ACTIVATIONS = {
+    "sigmoid",
+    "tanh",
+    "relu",
+    "hardsigmoid",
+    "softsign",
+    "softplus",
+    "elu",
+    "leakyrelu",
+}
+_DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _recurrent_options(proto: onnx.NodeProto, per: int, dirs: int) -> dict | None:
+    """The layer options of an ONNX LSTM/GRU, or None when the layer cannot express
+    them (activation alpha/beta, activations it lacks, a mismatched count)."""
+    attrs = _attrs(proto)
+    if "activation_alpha" in attrs or "activation_beta" in attrs:
+        return None
+    options: dict = {"direction": _text(attrs.get("direction", "forward"))}
+    names = tuple(_text(a) for a in attrs.get("activations", ()))
+    if names:
+        if len(names) not in (per, per * dirs) or any(
+            n.lower() not in _LAYER_ACTIVATIONS for n in names
+        ):
+            return None
+        options["activations"] = names
+    if "clip" in attrs:
+        options["clip"] = float(attrs["clip"])
+    for flag in ("input_forget", "linear_before_reset"):
+        if attrs.get(flag, 0):
+            options[flag] = True
+    return options
+
+
+def _is_zero(importer: GraphImporter, name: str) -> bool:
+    """Whether value `name` is absent or known to be all zeros: a zero initializer, or a
+    Constant / ConstantOfShape of zeros (how PyTorch exports default initial states)."""
+    if not name:
+        return True
+    if name in importer.initializers:
+        return not np.any(tensor_to_array(importer.initializers[name]))
+    node = importer.values.get(name)
+    if node is None or node.meta.get("op_type") not in ("Constant", "ConstantOfShape"):
+        return False
+    value = node.options.get("value")
+    if value is None:
+        return node.meta["op_type"] == "ConstantOfShape"
+    return set(node.options) == {"value"} and not np.any(value)
+
+
+def _recurrent_layer(
+    importer: GraphImporter, proto: onnx.NodeProto, op: str, gates: int
+) -> _Layer | None:
+    """An `lstm`/`gru` layer for an ONNX LSTM/GRU whose W, R (and B) are weights of
+    this node alone, without sequence_lens or peepholes and with zero (or no) initial
+    states; else None."""
+    inputs = list(proto.input) + [""] * 8
+    attrs = _attrs(proto)
+    dirs = _DIRECTIONS.get(_text(attrs.get("direction", "forward")))
+    W, R = importer.weight(inputs[1]), importer.weight(inputs[2])
+    B = importer.weight(inputs[3]) if inputs[3] else None
+    states_zero = all(_is_zero(importer, n) for n in inputs[5:7])
+    if dirs is None or W is None or R is None or (inputs[3] and B is None):
+        return None
+    if inputs[4] or inputs[7] or not states_zero:
+        return None
+    hidden = R.shape[-1]
+    if (
+        W.ndim != 3
+        or W.shape[:2] != (dirs, gates * hidden)
+        or R.shape != (dirs, gates * hidden, hidden)
+        or (B is not None and B.shape != (dirs, 2 * gates * hidden))
+        or attrs.get("hidden_size", hidden) != hidden
+    ):
+        return None
+    options = _recurrent_options(proto, 3 if op == "lstm" else 2, dirs)
+    if options is None:
+        return None
+    layer = _Layer(op, proto, [], options)
+    layer.param("input_kernel", inputs[1], W.transpose(0, 2, 1))
+    layer.param("hidden_kernel", inputs[2], R.transpose(0, 2, 1))
+    layer.transposed.update({"input_kernel", "hidden_kernel"})
+    if B is not None:
+        layer.param("bias", inputs[3], B)
+    return layer
+
+
+def _transposed(node: Node, permutation: tuple[int, ...] | None, meta=None) -> Node:
+    if permutation is None:
+        return node if meta is None else node.replace(meta=meta)
+    return Node("transpose", (node,), (), {"permutation": permutation}, meta=meta or {})
+
+
+def _emit_recurrent(importer: GraphImporter, layer: _Layer, outputs: list) -> bool:
+    """Emit `layer` on X made batch-major, and bind each ONNX output (name, index path
+    into the layer's result, permutation back to the ONNX layout or None)."""
+    proto = layer.proto
+    layout = _attrs(proto).get("layout", 0)
+    x = importer.lookup(proto.input[0], f"node {proto.name or proto.output[0]!r} ({proto.op_type})")
+    temporary = f"\0{layer.op}:{id(proto)}"
+    layer.emit(importer, temporary)
+    node = importer.values.pop(temporary)
+    node = node.replace(parents=(x if layout else _transposed(x, (1, 0, 2)),))
+    for name, path, permutation in outputs:
+        if name:
+            value = node
+            for index in path:
+                value = Node("getitem", (value,), (), {"index": index})
+            importer.values[name] = _transposed(value, permutation, {"onnx_output": name})
+    return True
+
+
+def _recurrent_outputs(proto: onnx.NodeProto, paths: list[tuple[int, ...]]) -> list:
+    """(name, path, permutation) of Y and the final states for `_emit_recurrent`: Y
+    (batch, time, dirs, hidden) and states (dirs, batch, hidden) to the ONNX layout."""
+    layout = _attrs(proto).get("layout", 0)
+    names = list(proto.output) + [""] * len(paths)
+    y = (names[0], paths[0], None if layout else (1, 2, 0, 3))
+    states = [(n, p, (1, 0, 2) if layout else None) for n, p in zip(names[1:], paths[1:])]
+    return [y, *states]
+
+
+@_rule("LSTM", "lstm")
+def _lstm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    layer = _recurrent_layer(importer, proto, "lstm", 4)
+    if layer is None:
+        return False
+    return _emit_recurrent(importer, layer, _recurrent_outputs(proto, [(0,), (1, 0), (1, 1)]))
+
+
+@_rule("GRU", "gru")
+def _gru(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    layer = _recurrent_layer(importer, proto, "gru", 3)
+    if layer is None:
+        return False
+    return _emit_recurrent(importer, layer, _recurrent_outputs(proto, [(0,), (1,)]))

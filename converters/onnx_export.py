@@ -21,7 +21,7 @@ from axonnx.naming import op_label
 from axonnx.node import Node
 from axonnx.state import ModelState, get_path
 
-__all__ = ["Writer", "default_versions", "export_onnx", "exporter"]
+__all__ = ["Writer", "default_versions", "export_onnx", "exporter", "exporters"]
 
 Exporter = Callable[["Writer", Node, list[str], dict[str, "Param"]], Any]
 _EXPORTERS: dict[str, Exporter] = {}
@@ -36,6 +36,15 @@ def exporter(*ops: str) -> Callable[[Exporter], Exporter]:
         return fn
 
     return register
+
+
+def exporters() -> dict[str, Exporter]:
+    """The registered layer exporters by op (after importing the exporter modules)."""
+    import axonnx.converters.export_jaxpr  # noqa: F401
+    import axonnx.converters.export_layers  # noqa: F401
+    import axonnx.converters.export_nn  # noqa: F401
+
+    return dict(_EXPORTERS)
 
 
 @dataclass(frozen=True)
@@ -240,7 +249,8 @@ def _typed_outputs(proto: onnx.ModelProto) -> onnx.ModelProto:
     known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
     for output in proto.graph.output:
         source = known.get(output.name)
-        if source is not None and source.type.tensor_type.elem_type:
+        tensor = source.type.tensor_type if source is not None else None
+        if tensor is not None and tensor.elem_type and tensor.HasField("shape"):
             output.CopyFrom(source)
     return proto
 
@@ -300,20 +310,38 @@ def _elem_type(dtype: str | None) -> int:
 
 
 def _graph_outputs(writer: Writer, output: Node, value: Any) -> list[onnx.ValueInfoProto]:
-    names = list(output.meta.get("onnx_outputs", ()))
-    if isinstance(value, dict):
-        names = names or list(value)
-        pairs = [(n, value[n]) for n in names]
-    elif isinstance(value, list | tuple):
-        pairs = [(f"output_{i}", v) for i, v in enumerate(value)]
-    else:
-        pairs = [(writer.plan.names[output.id], value)]
+    """Graph outputs named after the model's outputs, typed with axonnx's shapes (shape
+    inference refines them later where it can)."""
     infos = []
-    for name, produced in pairs:
+    for name, produced, shape, dtype in _output_leaves(writer, output, value):
         if produced != name:
             writer.op("Identity", [produced], [name], name=f"{name}_output")
-        infos.append(helper.make_empty_tensor_value_info(name))
+        dims = None if shape is None else [d if d is None else int(d) for d in shape]
+        elem = _elem_type(dtype) if isinstance(dtype, str) else onnx.TensorProto.FLOAT
+        infos.append(helper.make_tensor_value_info(name, elem, dims))
     return infos
+
+
+def _output_leaves(writer: Writer, output: Node, value: Any):
+    """(name, produced value, shape, dtype) of every output leaf."""
+    names = list(output.meta.get("onnx_outputs", ()))
+    shape, dtype = output.shape, value_dtype(output)
+    if isinstance(value, dict):
+        keys = names or list(value)
+        items = [(str(k), value[k], _at(shape, k), _at(dtype, k)) for k in keys]
+    elif isinstance(value, list | tuple):
+        items = [(f"output_{i}", v, _at(shape, i), _at(dtype, i)) for i, v in enumerate(value)]
+    else:
+        return [(writer.plan.names[output.id], value, shape, dtype)]
+    leaves = []
+    for name, produced, sub_shape, sub_dtype in items:
+        if isinstance(produced, str):
+            leaves.append((name, produced, sub_shape, sub_dtype))
+            continue
+        inner = output.replace(shape=sub_shape, dtype=sub_dtype, meta={}, id=output.id)
+        for leaf in _output_leaves(writer, inner, produced):
+            leaves.append((f"{name}_{leaf[0].rsplit('_', 1)[-1]}", *leaf[1:]))
+    return leaves
 
 
 def _write_node(writer: Writer, node: Node, values: dict[int, Any]) -> Any:

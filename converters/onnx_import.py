@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import onnx
 import onnx.version_converter
 
-from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs, value_type
+from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
 from axonnx.errors import UnsupportedOpError
@@ -51,12 +51,32 @@ def import_onnx(
     names = [o.name for o in proto.graph.output]
     meta = {
         "onnx_outputs": names,
-        "onnx_output_types": [value_type(o, {})[1] for o in proto.graph.output],
+        "onnx_strings": _uses_strings(proto.graph),
         "onnx_opsets": opsets,
         "onnx_producer": proto.producer_name,
     }
     model = gather_outputs({n: outputs[n] for n in names}).replace(meta=meta)
     return model, ModelState(importer.params, importer.state)
+
+
+_STRING = onnx.TensorProto.STRING
+
+
+def _uses_strings(graph: onnx.GraphProto) -> bool:
+    """Whether a graph computes with strings: string inputs, outputs or initializers,
+    casts to strings, string constants, or ONNX-ML ops (labels may be strings)."""
+    values = [*graph.input, *graph.output]
+    if any(v.type.tensor_type.elem_type == _STRING for v in values):
+        return True
+    if any(t.data_type == _STRING for t in graph.initializer):
+        return True
+    for node in graph.node:
+        if node.domain == "ai.onnx.ml" or node.op_type.startswith("String"):
+            return True
+        for attr in node.attribute:
+            if (attr.name == "to" and attr.i == _STRING) or attr.t.data_type == _STRING:
+                return True
+    return False
 
 
 def _opsets(proto: onnx.ModelProto) -> dict[str, int]:

@@ -7,7 +7,8 @@ Rules (documented for users):
   string inputs are static: their values are baked into the compilation, one per
   distinct value.
 - A model containing an op whose output shape depends on data (NonZero, Unique,
-  Compress, NonMaxSuppression, …) runs eagerly, op by op, outside `jax.jit`.
+  Compress, NonMaxSuppression, …), or computing with strings (JAX has no string
+  arrays), runs eagerly, op by op, outside `jax.jit`.
 """
 
 from __future__ import annotations
@@ -34,10 +35,8 @@ class Runtime:
         self.plan: Plan = plan(model)
         self.state = state
         self.static_names = _static_inputs(self.plan)
-        self.eager = any(
-            get_op(n.op).data_dependent
-            for n in self.plan.order
-            if n.op != "input" and n.op != "param"
+        self.eager = model.meta.get("onnx_strings", False) or any(
+            get_op(n.op).data_dependent for n in self.plan.order if n.op not in ("input", "param")
         )
         self._compiled: dict[tuple, Any] = {}
 
@@ -101,6 +100,3 @@ def _static_parents(node: Node) -> list[Node]:
         return []
     return [p for i, p in enumerate(node.parents) if i in spec.static_inputs]
 
-
-def _returns_strings(model: Node) -> bool:
-    return "object" in model.meta.get("onnx_output_types", ())

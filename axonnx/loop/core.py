@@ -114,8 +114,11 @@ class LoopState:
         host = jax.device_get(self.acc)
         self.synced = True
         if int(host["count"]) > 0:
-            names = host["means"] if self.has_loss else {
-                k: v for k, v in host["means"].items() if k != "loss"}
+            names = (
+                host["means"]
+                if self.has_loss
+                else {k: v for k, v in host["means"].items() if k != "loss"}
+            )
             self.metrics.update({k: float(v) for k, v in names.items()})
         bad = int(host["first_bad"])
         if bad >= 0 and self.status != "halted":
@@ -266,9 +269,7 @@ class Loop:
         evaluator = replace(evaluator, metrics=self.metrics)
         return self._with(handlers.validation(evaluator, data, every))
 
-    def checkpoint(
-        self, path: str, *, event: str = "epoch_completed", every: int = 1
-    ) -> Loop:
+    def checkpoint(self, path: str, *, event: str = "epoch_completed", every: int = 1) -> Loop:
         """Write a checkpoint to `path` (atomically) on `event`, every `every` times.
 
         `path` may name `{epoch}` and `{iteration}`. Resume with `run(..., resume=path)`.
@@ -305,7 +306,9 @@ class Loop:
         return self._with(handlers.log(fn, event, every, file))
 
     def _with(self, handler: Handler) -> Loop:
-        return replace(self, handlers=self.handlers + (handler,))
+        loop = replace(self, handlers=self.handlers + (handler,))
+        object.__setattr__(loop, "_cache", self._cache)  # same step: share its compilation
+        return loop
 
     # -- running -------------------------------------------------------------------
 
@@ -357,7 +360,10 @@ class Loop:
         if iterations is not None:
             length = iterations if length is None else min(length, iterations)
         return LoopState(
-            self.steps.init(initial_state), epochs, length, self.steps.output,
+            self.steps.init(initial_state),
+            epochs,
+            length,
+            self.steps.output,
             fresh_acc(self._names(), 0),
         )
 

@@ -55,7 +55,7 @@ def checkpoint(path: str, event: str, every: int) -> Handler:
             "epoch_iteration": 0 if done else state.epoch_iteration,
             "iteration": state.iteration,
             "metrics": state.metrics,
-            "history": state.history if done else state.history,
+            "history": state.history,
             "handler_state": state.handler_state,
         }
         target = path.format(epoch=state.epoch, iteration=state.iteration)
@@ -155,7 +155,4 @@ def log(
 
 
 def _describe(state: LoopState) -> str:
-    return (
-        f"epoch {state.epoch} iteration {state.iteration}: "
-        f"{format_metrics(state.metrics)}"
-    )
+    return f"epoch {state.epoch} iteration {state.iteration}: {format_metrics(state.metrics)}"

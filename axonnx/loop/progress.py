@@ -41,9 +41,10 @@ class Progress:
         self.stream.flush()
 
     def epoch_ended(self, state: Any) -> None:
-        end = "\n" if self.tty else "\n"
-        prefix = "\r" if self.tty else ""
-        self.stream.write(prefix + self._line(state) + ("\033[K" if self.tty else "") + end)
+        if self.tty:
+            self.stream.write("\r" + self._line(state) + "\033[K\n")
+        else:
+            self.stream.write(self._line(state) + "\n")
         self.stream.flush()
 
     def message(self, text: str) -> None:

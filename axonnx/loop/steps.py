@@ -121,6 +121,7 @@ def trainer_steps(
     loss_fn = losses.get(loss)
     frozen = frozen_paths(model)
     init_model, predict = build(model, mode="train", seed=seed)
+    init_model = jax.jit(init_model)
     dynamic, initial_scale = _loss_scaling(loss_scale, model)
 
     def init(initial: Any) -> TrainCarry:
@@ -128,8 +129,13 @@ def trainer_steps(
         params, fixed = split_params(state.params, frozen)
         scale = DynamicScale.create(initial_scale) if dynamic else None
         carry = TrainCarry(
-            params, fixed, state.state, optimizer.init(params),
-            jnp.asarray(0, jnp.int32), jnp.asarray(1.0, jnp.float32), scale,
+            params,
+            fixed,
+            state.state,
+            optimizer.init(params),
+            jnp.asarray(0, jnp.int32),
+            jnp.asarray(1.0, jnp.float32),
+            scale,
         )
         return jax.tree.map(jnp.array, carry)  # a copy: the step donates it
 
@@ -152,8 +158,10 @@ def trainer_steps(
         updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
         updates = jax.tree.map(lambda u: u * carry.lr_scale.astype(u.dtype), updates)
         new = carry._replace(
-            params=optax.apply_updates(carry.params, updates), state=new_state,
-            opt_state=opt_state, step=carry.step + 1,
+            params=optax.apply_updates(carry.params, updates),
+            state=new_state,
+            opt_state=opt_state,
+            step=carry.step + 1,
         )
         if dynamic:
             new = _skip_on_overflow(carry, new, all_finite(grads))

@@ -5,6 +5,7 @@ from axonnx.converters.ops import (  # noqa: F401
     elementwise,
     indexing,
     linalg,
+    misc,
     nn_attention,
     nn_conv,
     nn_norm,

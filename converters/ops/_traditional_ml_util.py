@@ -1,5 +1,6 @@
 """Helpers of the traditional-ML op family (domain ai.onnx.ml): score post-transforms,
-class labels, and tree ensembles laid out as flat arrays evaluated with `jax.numpy`.
+class labels, key → value lookups, and tree ensembles laid out as flat arrays
+evaluated with `jax.numpy`.
 
 A tree ensemble (any of TreeEnsemble-5, TreeEnsembleRegressor/Classifier-1..3) becomes
 a `Forest`: internal nodes are numbered `0..M-1` and leaves `M..M+L-1` in one index
@@ -18,9 +19,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from axonnx.converters.ops._common import int64, static
+from axonnx.converters.ops._elementwise_util import is_strings
 from axonnx.errors import InvalidModelError, UnsupportedOpError
 
-__all__ = ["Forest", "class_labels", "forest_from_nodes", "legacy_forest", "post_transform"]
+__all__ = [
+    "Forest",
+    "attr_array",
+    "class_labels",
+    "forest_from_nodes",
+    "key_index",
+    "legacy_forest",
+    "post_transform",
+    "set_members",
+    "take_or_default",
+]
 
 # TreeEnsemble-5 numbering of node modes; the older ops spell them as strings.
 MODES = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4,
@@ -66,6 +78,48 @@ def class_labels(index, ints, strings, op: str):
     if ints:
         return jnp.asarray(np.asarray(ints, dtype=np.int64), int64())[index]
     return jnp.asarray(index, int64())
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def attr_array(values, dtype) -> np.ndarray:
+    """An attribute list as a NumPy array of `dtype` (object for strings)."""
+    array = np.empty(len(values or ()), dtype=dtype)
+    array[:] = list(values or ())
+    return array
+
+
+def key_index(X, keys: np.ndarray):
+    """For each element of X, the position of its value in `keys`, or `len(keys)` when
+    absent (NaN keys match NaN). NumPy for strings, `jax.numpy` for numbers."""
+    if is_strings(X):
+        table = {k: i for i, k in enumerate(keys.tolist())}
+        x = np.asarray(X)
+        if x.size == 0:
+            return np.zeros(x.shape, np.int64)
+        return np.vectorize(lambda v: table.get(v, len(keys)), otypes=[np.int64])(x)
+    x = jnp.asarray(X)
+    keys = keys.astype(x.dtype) if keys.dtype.kind in "iuf" else keys
+    nan = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else np.array([], int)
+    order = np.array([i for i in np.argsort(keys, kind="stable") if i not in set(nan)], int)
+    if len(order) == 0:
+        index = jnp.full(x.shape, len(keys))
+    else:
+        position = jnp.clip(jnp.searchsorted(jnp.asarray(keys[order]), x), 0, len(order) - 1)
+        found = jnp.asarray(keys[order])[position] == x
+        index = jnp.where(found, jnp.asarray(order)[position], len(keys))
+    if len(nan) and jnp.issubdtype(x.dtype, jnp.floating):
+        index = jnp.where(jnp.isnan(x), int(nan[0]), index)
+    return index
+
+
+def take_or_default(values: np.ndarray, default, index, op: str):
+    """`values[index]`, with `default` where index == len(values)."""
+    table = np.append(values, np.asarray([default], dtype=values.dtype))
+    if table.dtype == object:
+        return table[static(index, f"{op} lookup of a string value")]
+    return jnp.asarray(table)[index]
 
 
 # ---------------------------------------------------------------- tree ensembles

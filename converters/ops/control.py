@@ -29,6 +29,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from axonnx.converters.ops._common import int64, normalize_axis, static
 from axonnx.converters.ops._control_util import (
     abstract,
@@ -40,7 +41,6 @@ from axonnx.converters.ops._control_util import (
     split_captures,
 )
 from axonnx.converters.registry import onnx_op
-
 from axonnx.errors import AxonnxError, InvalidModelError, ShapeError
 
 _ALL_VERSIONS = (1, 11, 13, 16, 19, 21, 23, 24, 25)
@@ -60,9 +60,10 @@ def if_(cond, *captured, then_branch, else_branch, capture_names=()):
     else_layout = jax.eval_shape(lambda: else_branch(env=env))
     if not same_layout(then_layout, else_layout):
         raise ShapeError(
-            "If: cond depends on run-time data, so both branches must give the same "
-            f"shapes and dtypes, got then_branch {describe(then_layout)} and else_branch "
-            f"{describe(else_layout)}. Make cond a constant, or run the model without jax.jit."
+            f"If: the branches give different shapes or dtypes (then_branch "
+            f"{describe(then_layout)}, else_branch {describe(else_layout)}), so cond must "
+            "be known when the model is compiled, but it depends on run-time data. Make "
+            "cond a constant, or run the model without jax.jit."
         )
     return jax.lax.cond(
         jnp.reshape(cond, ()).astype(bool),
@@ -219,7 +220,7 @@ def _while(job: _Loop) -> tuple:
 
     def keep(state):
         i, cond, _ = state
-        return cond if job.trip is None else jnp.logical_and(cond, i < job.trip)
+        return cond if job.trip is None else jnp.logical_and(cond, i < jnp.reshape(job.trip, ()))
 
     def step(state):
         i, cond, carried = state

@@ -49,12 +49,10 @@ def _is_int(dtype) -> bool:
     return jnp.issubdtype(dtype, jnp.integer)
 
 
-def _xla_array(x, op: str) -> jax.Array:
-    """`x` as a JAX array; float6 values (unknown to XLA) widen to float32 when concrete."""
+def _xla_array(x) -> jax.Array:
+    """`x` as a JAX array; float6 values (unknown to XLA) widen to float32 (exact)."""
     if isinstance(x, np.ndarray) and x.dtype.name in _NOT_IN_XLA:
-        return jnp.asarray(x.astype(np.float32))
-    if getattr(x, "dtype", None) is not None and np.dtype(x.dtype).name in _NOT_IN_XLA:
-        raise UnsupportedOpError(f"{op}: float6 tensors are not supported by JAX/XLA.")
+        x = x.astype(np.float32)
     return jnp.asarray(x)
 
 
@@ -94,17 +92,14 @@ def _spread(param, what: str, *, shape: tuple[int, ...], axis: int, block_size: 
 
 def _quantized_dtype(y_zero_point, output_dtype: int) -> np.dtype:
     """The output type: the zero point's, else `output_dtype`, else uint8."""
+    wanted = _onnx_dtype(output_dtype, "QuantizeLinear", "output_dtype") if output_dtype else None
     if y_zero_point is None:
-        return (
-            _onnx_dtype(output_dtype, "QuantizeLinear", "output_dtype")
-            if output_dtype
-            else (np.dtype(np.uint8))
-        )
+        return wanted or np.dtype(np.uint8)
     dtype = np.dtype(y_zero_point.dtype)
-    if output_dtype and _onnx_dtype(output_dtype, "QuantizeLinear", "output_dtype") != dtype:
+    if wanted is not None and wanted != dtype:
         raise InvalidModelError(
             f"QuantizeLinear: expected output_dtype to match y_zero_point's type "
-            f"{dtype.name}, got {_onnx_dtype(output_dtype, 'QuantizeLinear', 'output_dtype')}."
+            f"{dtype.name}, got {wanted.name}."
         )
     return dtype
 
@@ -179,7 +174,7 @@ def dequantize_linear(x, x_scale, x_zero_point=None, *, axis=1, block_size=0, ou
     inputs ignore the zero point (it must be 0). Per tensor, per axis or per block as
     QuantizeLinear.
     """
-    x = _xla_array(x, "DequantizeLinear")
+    x = _xla_array(x)
     spread = functools.partial(
         _spread, shape=x.shape, axis=axis, block_size=block_size, op="DequantizeLinear"
     )
@@ -187,10 +182,11 @@ def dequantize_linear(x, x_scale, x_zero_point=None, *, axis=1, block_size=0, ou
     shifted = x.astype(jnp.float32)
     if x_zero_point is not None and _is_int(x.dtype):
         shifted = shifted - spread(x_zero_point, "x_zero_point").astype(jnp.float32)
-    y = shifted * scale.astype(jnp.promote_types(scale.dtype, jnp.float32))
+    wide = jnp.float32 if scale.dtype == jnp.float8_e8m0fnu else scale.dtype
+    y = shifted * scale.astype(jnp.promote_types(wide, jnp.float32))
     if output_dtype:
         return y.astype(_onnx_dtype(output_dtype, "DequantizeLinear", "output_dtype"))
-    return y.astype(jnp.float32 if scale.dtype == jnp.float8_e8m0fnu else scale.dtype)
+    return y.astype(wide)
 
 
 # ---------------------------------------------------------------- DynamicQuantizeLinear

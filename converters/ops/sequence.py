@@ -18,10 +18,10 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+
 from axonnx.converters.ops._common import int64, normalize_axis, static
 from axonnx.converters.ops._control_util import is_concrete, split_captures
 from axonnx.converters.registry import onnx_op
-
 from axonnx.errors import InvalidModelError, ShapeError
 
 
@@ -92,7 +92,7 @@ def split_to_sequence(input, split=None, *, axis=0, keepdims=1):
     total = jnp.shape(input)[axis]
     sizes = _split_sizes(split, total)
     bounds = np.cumsum(sizes)[:-1].tolist()
-    pieces = jnp.split(input, bounds, axis=axis) if total else []
+    pieces = jnp.split(input, bounds, axis=axis) if sizes else []
     if split is None and not keepdims:
         pieces = [jnp.squeeze(p, axis) for p in pieces]
     return tuple(pieces)

@@ -1,5 +1,6 @@
 """Traditional machine-learning ONNX ops (domain `ai.onnx.ml`): feature transforms,
-label encoding, linear models and tree ensembles.
+label encoding (LabelEncoder, CategoryMapper, OneHotEncoder), linear models and tree
+ensembles.
 
 Numeric work runs with `jax.numpy` (under `jax.jit` too); string tensors are NumPy
 object arrays. An op whose output is a string tensor computed from numeric data (a
@@ -21,10 +22,13 @@ from axonnx.converters.ops._elementwise_util import is_strings
 from axonnx.converters.ops._traditional_ml_util import (
     AGGREGATES,
     POST_TRANSFORMS,
+    attr_array,
     class_labels,
     forest_from_nodes,
+    key_index,
     legacy_forest,
     set_members,
+    take_or_default,
 )
 from axonnx.converters.ops._traditional_ml_util import (
     post_transform as apply_post_transform,
@@ -156,57 +160,19 @@ def feature_vectorizer(*X, inputdimensions=None):
 # ---------------------------------------------------------------- categories and labels
 
 
-def _key_index(X, keys: np.ndarray):
-    """For each element of X, the position of its value in `keys`, or `len(keys)` when
-    absent (NaN keys match NaN). NumPy for strings, `jax.numpy` for numbers."""
-    if is_strings(X):
-        table = {k: i for i, k in enumerate(keys.tolist())}
-        x = np.asarray(X)
-        if x.size == 0:
-            return np.zeros(x.shape, np.int64)
-        return np.vectorize(lambda v: table.get(v, len(keys)), otypes=[np.int64])(x)
-    x = jnp.asarray(X)
-    keys = keys.astype(x.dtype) if keys.dtype.kind in "iuf" else keys
-    nan = np.flatnonzero(np.isnan(keys)) if keys.dtype.kind == "f" else np.array([], int)
-    order = np.array([i for i in np.argsort(keys, kind="stable") if i not in set(nan)], int)
-    if len(order) == 0:
-        index = jnp.full(x.shape, len(keys))
-    else:
-        position = jnp.clip(jnp.searchsorted(jnp.asarray(keys[order]), x), 0, len(order) - 1)
-        found = jnp.asarray(keys[order])[position] == x
-        index = jnp.where(found, jnp.asarray(order)[position], len(keys))
-    if len(nan) and jnp.issubdtype(x.dtype, jnp.floating):
-        index = jnp.where(jnp.isnan(x), int(nan[0]), index)
-    return index
-
-
-def _take_or_default(values: np.ndarray, default, index, op: str):
-    """`values[index]`, with `default` where index == len(values)."""
-    table = np.append(values, np.asarray([default], dtype=values.dtype))
-    if table.dtype == object:
-        return table[static(index, f"{op} lookup of a string value")]
-    return jnp.asarray(table)[index]
-
-
 def _category_map(X, strings, ints, default_int64, default_string, op: str):
     """Strings → int64 or int64 → strings through the parallel lists `strings`, `ints`."""
-    strings = _attr_array(strings, object)
-    ints = _attr_array(ints, np.int64)
+    strings = attr_array(strings, object)
+    ints = attr_array(ints, np.int64)
     if len(strings) != len(ints):
         raise InvalidModelError(
             f"{op}: expected as many string as integer categories, got {len(strings)} "
             f"and {len(ints)}."
         )
     if is_strings(X):
-        return _take_or_default(ints, default_int64, _key_index(X, strings), op)
+        return take_or_default(ints, default_int64, key_index(X, strings), op)
     x = jnp.asarray(X).astype(int64())
-    return _take_or_default(strings, default_string, _key_index(x, ints), op)
-
-
-def _attr_array(values, dtype) -> np.ndarray:
-    array = np.empty(len(values or ()), dtype=dtype)
-    array[:] = list(values or ())
-    return array
+    return take_or_default(strings, default_string, key_index(x, ints), op)
 
 
 @onnx_op("LabelEncoder", 1, domain=ML)
@@ -260,16 +226,16 @@ def label_encoder(
     else:
         kind = values.dtype.kind
         default = default_string if kind == "O" else default_float if kind == "f" else default_int64
-    return _take_or_default(values, default, _key_index(X, keys), "LabelEncoder")
+    return take_or_default(values, default, key_index(X, keys), "LabelEncoder")
 
 
 def _mapping_side(side: str, floats, int64s, strings, tensor) -> np.ndarray:
     given = [
         a
         for a in (
-            _attr_array(floats, np.float32) if floats is not None else None,
-            _attr_array(int64s, np.int64) if int64s is not None else None,
-            _attr_array(strings, object) if strings is not None else None,
+            attr_array(floats, np.float32) if floats is not None else None,
+            attr_array(int64s, np.int64) if int64s is not None else None,
+            attr_array(strings, object) if strings is not None else None,
             np.asarray(tensor).reshape(-1) if tensor is not None else None,
         )
         if a is not None
@@ -288,11 +254,11 @@ def one_hot_encoder(X, *, cats_int64s=None, cats_strings=None, zeros=1):
     with `zeros=0` a value outside them is an error, checked only when X is known
     (strings, or a model run eagerly): under `jax.jit` such values give all-zero rows."""
     if is_strings(X):
-        cats = _attr_array(cats_strings, object)
-        index = _key_index(X, cats)
+        cats = attr_array(cats_strings, object)
+        index = key_index(X, cats)
     else:
-        cats = _attr_array(cats_int64s, np.int64)
-        index = _key_index(jnp.asarray(X).astype(int64()), cats)
+        cats = attr_array(cats_int64s, np.int64)
+        index = key_index(jnp.asarray(X).astype(int64()), cats)
     if (
         not zeros
         and not isinstance(index, jax.core.Tracer)
@@ -308,14 +274,15 @@ def one_hot_encoder(X, *, cats_int64s=None, cats_strings=None, zeros=1):
 # ---------------------------------------------------------------- linear models
 
 
-def _linear_scores(X, coefficients, intercepts, rows: int) -> jax.Array:
+def _linear_scores(X, coefficients, intercepts, rows: int, op: str) -> jax.Array:
     """X (N, F) @ coefficients (rows, F).T + intercepts, as float32 (N, rows)."""
     x = _float32(_rows(X))
-    weights = jnp.asarray(coefficients, jnp.float32).reshape(rows, -1)
-    if weights.shape[1] != x.shape[1]:
+    if len(coefficients) != rows * x.shape[1]:
         raise ShapeError(
-            f"expected {weights.shape[1]} features (coefficients), got X of shape {x.shape}."
+            f"{op}: expected {len(coefficients)} coefficients to be {rows} rows of the "
+            f"{x.shape[1]} features of X (shape {x.shape}), got another count."
         )
+    weights = jnp.asarray(coefficients, jnp.float32).reshape(rows, -1)
     scores = x @ weights.T
     return scores + jnp.asarray(intercepts, jnp.float32) if intercepts else scores
 
@@ -323,7 +290,7 @@ def _linear_scores(X, coefficients, intercepts, rows: int) -> jax.Array:
 @onnx_op("LinearRegressor", 1, domain=ML)
 def linear_regressor(X, *, coefficients=None, intercepts=None, post_transform="NONE", targets=1):
     """ONNX-ML LinearRegressor-1: X (N, F) @ W.T + b, W of shape (targets, F): (N, targets)."""
-    scores = _linear_scores(X, coefficients, intercepts, targets)
+    scores = _linear_scores(X, coefficients, intercepts, targets, "LinearRegressor")
     return apply_post_transform(scores, post_transform, "LinearRegressor")
 
 
@@ -342,7 +309,7 @@ def linear_classifier(
     best score; one coefficient row with two labels scores (-s, s)."""
     n_labels = len(classlabels_ints or classlabels_strings or ())
     rows = max(1, len(coefficients) // _rows(X).shape[1])
-    scores = _linear_scores(X, coefficients, intercepts, rows)
+    scores = _linear_scores(X, coefficients, intercepts, rows, "LinearClassifier")
     if rows == 1 and n_labels == 2:
         scores = jnp.concatenate([-scores, scores], axis=1)
     scores = apply_post_transform(scores, post_transform, "LinearClassifier")

@@ -45,18 +45,23 @@ ACTIVATIONS = [
 
 
 @pytest.mark.parametrize(("fn", "options"), ACTIVATIONS, ids=lambda v: str(v))
-@pytest.mark.parametrize("opset", [None, 13])
-def test_activation(fn, options, opset):
-    model = ax.activation(ax.input("x", shape=(None, 5, 4)), fn, **options)
-    check.check_export(model, opset=opset)
+def test_activation(fn, options):
+    check.check_export(ax.activation(ax.input("x", shape=(None, 5, 4)), fn, **options))
+
+
+@pytest.mark.parametrize("fn", ["gelu", "hard_silu", "mish", "log_sumexp"])
+def test_activation_before_its_onnx_op(fn):
+    model = ax.activation(ax.input("x", shape=(None, 5, 4)), fn)
+    proto = check.check_export(model, opset=13)
+    assert proto.opset_import[0].version == 13
 
 
 def _x(shape=(None, 8, 8, 3)):
     return ax.input("x", shape=shape)
 
 
-def _seq(features=6):
-    return ax.input("x", shape=(None, 5, features))
+def _seq(features=6, name="x"):
+    return ax.input(name, shape=(None, 5, features))
 
 
 LAYERS = {
@@ -114,17 +119,19 @@ LAYERS = {
     "cross_attention": lambda: ax.multi_head_attention(
         _seq(8), ax.input("kv", shape=(None, 3, 6)), num_heads=2
     ),
-    "add": lambda: ax.add(_seq(), _seq(), _seq()),
-    "add2": lambda: ax.add(_seq(), ax.input("y", shape=(None, 5, 6))),
-    "subtract": lambda: ax.subtract(_seq(), ax.input("y", shape=(None, 5, 6))),
-    "multiply": lambda: ax.multiply(_seq(), ax.input("y", shape=(None, 5, 6)), _seq()),
-    "concatenate": lambda: ax.concatenate([_seq(), _seq(2)]),
-    "stack": lambda: ax.stack([_seq(), _seq()], axis=1),
+    "add": lambda: ax.add(_seq(), _seq(name="y"), _seq(name="z")),
+    "add2": lambda: ax.add(_seq(), _seq(name="y")),
+    "subtract": lambda: ax.subtract(_seq(), _seq(name="y")),
+    "multiply": lambda: ax.multiply(_seq(), _seq(name="y"), _seq(name="z")),
+    "concatenate": lambda: ax.concatenate([_seq(), _seq(2, "y")]),
+    "stack": lambda: ax.stack([_seq(), _seq(name="y")], axis=1),
     "split": lambda: ax.container(ax.split(_seq(), 3)),
     "pad": lambda: ax.pad(_seq(), [(1, 2), (0, 1)], value=1.5),
     "pad_reflect": lambda: ax.pad(_seq(), [(1, 2), (2, -1)], mode="reflect"),
     "pad_edge": lambda: ax.pad(_seq(), [(1, 0), (0, 1)], mode="edge"),
-    "cond": lambda: ax.cond(ax.input("p", shape=(None, 5, 6), dtype="bool"), _seq(), _seq()),
+    "cond": lambda: ax.cond(
+        ax.input("p", shape=(None, 5, 6), dtype="bool"), _seq(), _seq(name="y")
+    ),
     "flatten": lambda: _x().flatten(),
     "reshape": lambda: _seq().reshape((3, 10)),
     "transpose": lambda: _seq().transpose((0, 2, 1)),

@@ -21,6 +21,7 @@ def _batches(n=4, batch=8, seed=0):
 
 
 MODEL = ax.input("x", shape=(None, 3)).dense(2)
+SGD = ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1))
 
 
 def _recorded(loop, *events, every=1):
@@ -33,7 +34,7 @@ def _recorded(loop, *events, every=1):
 
 
 def test_every_event_fires_in_order():
-    loop, log = _recorded(ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1)), *ax.loop.EVENTS)
+    loop, log = _recorded(SGD, *ax.loop.EVENTS)
     loop.run(_batches(n=2), epochs=2, progress=False)
     expected = [("started", 0, 0)]
     for epoch in (1, 2):
@@ -47,7 +48,9 @@ def test_every_event_fires_in_order():
 
 def test_every_n_counts_iterations_and_epochs():
     loop, log = _recorded(
-        ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1)), "iteration_completed", "epoch_completed",
+        SGD,
+        "iteration_completed",
+        "epoch_completed",
         every=3,
     )
     loop.run(_batches(n=4), epochs=3, progress=False)
@@ -66,10 +69,13 @@ def test_handler_halts_the_epoch_then_the_loop():
             state.halt()
 
     loop, log = _recorded(
-        ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1))
-        .handle("iteration_completed", halt_epoch_early)
-        .handle("iteration_completed", halt_in_third),
-        "epoch_halted", "epoch_completed", "halted", "completed",
+        SGD.handle("iteration_completed", halt_epoch_early).handle(
+            "iteration_completed", halt_in_third
+        ),
+        "epoch_halted",
+        "epoch_completed",
+        "halted",
+        "completed",
     )
     _, state = loop.run(_batches(), epochs=5, progress=False, return_loop_state=True)
     assert log == [("epoch_halted", 1, 2), ("epoch_halted", 2, 2), ("halted", 3, 1)]
@@ -81,7 +87,7 @@ def test_nan_loss_halts_naming_the_iteration_and_keeps_the_last_good_state():
     bad = list(batches)
     bad[3] = (np.full_like(bad[3][0], np.nan), bad[3][1])
     stream = io.StringIO()
-    loop = ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1))
+    loop = SGD
     initial = ax.init(MODEL)
     state, loop_state = loop.run(
         bad, epochs=2, initial_state=initial, progress=stream, return_loop_state=True
@@ -94,9 +100,7 @@ def test_nan_loss_halts_naming_the_iteration_and_keeps_the_last_good_state():
 
 def test_progress_plain_lines_when_not_a_terminal():
     stream = io.StringIO()
-    ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1)).metric("accuracy").run(
-        _batches(), epochs=2, progress=stream
-    )
+    SGD.metric("accuracy").run(_batches(), epochs=2, progress=stream)
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2 and "\r" not in stream.getvalue()
     assert lines[1].startswith("Epoch 2/2 [") and "4/4" in lines[1]
@@ -113,7 +117,7 @@ def test_progress_bar_redraws_in_place_on_a_terminal(monkeypatch):
 
     monkeypatch.setitem(Progress.__init__.__kwdefaults__, "interval", 0.0)
     stream = _Terminal()
-    ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1)).run(_batches(), progress=stream)
+    SGD.run(_batches(), progress=stream)
     text = stream.getvalue()
     assert text.count("\r") >= 4 and "\033[K" in text and text.endswith("\n")
     assert "[" + "=" * 30 + "] 4/4" in text
@@ -124,13 +128,13 @@ def test_early_stop_halts_after_patience():
     _, state = loop.run(_batches(), epochs=10, progress=False, return_loop_state=True)
     assert state.epoch == 3 and state.status == "halted"  # best at 1, no gain at 2 and 3
     assert "has not improved for 2 epochs" in state.message
-    improving = ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1)).early_stop("loss", patience=1)
+    improving = SGD.early_stop("loss", patience=1)
     _, state = improving.run(_batches(), epochs=4, progress=False, return_loop_state=True)
     assert state.epoch == 4 and state.status == "running"
 
 
 def test_early_stop_names_missing_metric():
-    loop = ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1)).early_stop("val_accuracy")
+    loop = SGD.early_stop("val_accuracy")
     with pytest.raises(KeyError, match="no metric 'val_accuracy'.*validate"):
         loop.run(_batches(), progress=False)
 
@@ -146,7 +150,7 @@ def test_reduce_lr_on_plateau_scales_updates():
     fixed = ax.Loop.trainer(MODEL, XENT, optax.sgd(0.4)).handle(
         "started", lambda s: setattr(s, "carry", s.carry._replace(lr_scale=s.carry.lr_scale / 4))
     )
-    reference = ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1))
+    reference = SGD
     a = fixed.run(_batches(), progress=False)
     b = reference.run(_batches(), progress=False)
     jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=1e-6), a.params, b.params)
@@ -154,7 +158,7 @@ def test_reduce_lr_on_plateau_scales_updates():
 
 def test_validate_reports_evaluator_metrics_of_the_current_state():
     train, val = _batches(seed=0), _batches(seed=1)
-    loop = ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1)).metric("accuracy").validate(MODEL, val)
+    loop = SGD.metric("accuracy").validate(MODEL, val)
     state, loop_state = loop.run(train, epochs=2, progress=False, return_loop_state=True)
     logits = [ax.predict(MODEL, state, x) for x, _ in val]
     accuracy = np.mean([(np.argmax(z, -1) == y).mean() for z, (_, y) in zip(logits, val)])
@@ -167,10 +171,7 @@ def test_validate_reports_evaluator_metrics_of_the_current_state():
 
 def test_log_writes_metrics_every_n():
     stream = io.StringIO()
-    ax.Loop.trainer(MODEL, XENT, optax.sgd(0.1)).log(
-        event="iteration_completed", every=2, file=stream
-    ).run(_batches(), progress=False)
+    SGD.log(event="iteration_completed", every=2, file=stream).run(_batches(), progress=False)
     lines = stream.getvalue().splitlines()
-    assert [line.split(":")[0] for line in lines] == [
-        "epoch 1 iteration 2", "epoch 1 iteration 4"]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1 iteration 2", "epoch 1 iteration 4"]
     assert all("loss: " in line for line in lines)

@@ -121,9 +121,7 @@ def test_metrics_are_running_averages_over_the_epoch():
         .metric("accuracy")
         .run(batches, initial_state=state, progress=False)
     )
-    per_batch = [
-        (np.argmax(ax.predict(model, state, x), -1) == y).mean() for x, y in batches
-    ]
+    per_batch = [(np.argmax(ax.predict(model, state, x), -1) == y).mean() for x, y in batches]
     losses = [float(XENT(y, ax.predict(model, state, x))) for x, y in batches]
     assert result["accuracy"] == pytest.approx(np.mean(per_batch), abs=1e-6)
     assert result["loss"] == pytest.approx(np.mean(losses), rel=1e-5)
@@ -136,8 +134,10 @@ def test_custom_metric_function_and_name_clash():
     def mean_prediction(y_true, y_pred):
         return jnp.mean(y_pred)
 
-    result = ax.Loop.evaluator(model).metric(mean_prediction).run(
-        batches, initial_state=state, progress=False
+    result = (
+        ax.Loop.evaluator(model)
+        .metric(mean_prediction)
+        .run(batches, initial_state=state, progress=False)
     )
     expected = np.mean([np.mean(ax.predict(model, state, x)) for x, _ in batches])
     assert result == {"mean_prediction": pytest.approx(expected, abs=1e-6)}
