@@ -11,9 +11,10 @@ import warnings
 
 import jax
 import onnx
-from axonnx.converters.backend import AxonnxRep
 from onnx import numpy_helper
 from onnx.backend.test.runner import Runner
+
+from axonnx.converters.backend import AxonnxRep
 
 
 def node_cases():

@@ -8,7 +8,6 @@ from axonnx.layers.convolution import (
     separable_conv2d,
     separable_conv3d,
 )
-from axonnx.layers.regularization import alpha_dropout, dropout, feature_alpha_dropout, spatial_dropout
 from axonnx.layers.linear import bilinear, dense, embedding
 from axonnx.layers.normalization import batch_norm, group_norm, instance_norm, layer_norm
 from axonnx.layers.padding import pad
@@ -24,6 +23,12 @@ from axonnx.layers.pooling import (
     max_pool,
 )
 from axonnx.layers.recurrent import conv_lstm, conv_lstm_cell, gru, gru_cell, lstm, lstm_cell
+from axonnx.layers.regularization import (
+    alpha_dropout,
+    dropout,
+    feature_alpha_dropout,
+    spatial_dropout,
+)
 from axonnx.layers.resizing import resize
 
 __all__ = [

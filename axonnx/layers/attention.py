@@ -11,8 +11,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from axonnx.layers.regularization import dropout
 from axonnx.layers.normalization import check_mode
+from axonnx.layers.regularization import dropout
 
 __all__ = ["dot_product_attention", "multi_head_attention"]
 

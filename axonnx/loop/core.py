@@ -114,12 +114,11 @@ class LoopState:
         host = jax.device_get(self.acc)
         self.synced = True
         if int(host["count"]) > 0:
-            names = (
-                host["means"]
-                if self.has_loss
-                else {k: v for k, v in host["means"].items() if k != "loss"}
-            )
-            self.metrics.update({k: float(v) for k, v in names.items()})
+            means = dict(host["means"])
+            loss = means.pop("loss")
+            if self.has_loss:
+                self.metrics["loss"] = float(loss)
+            self.metrics.update({k: float(v) for k, v in means.items()})
         bad = int(host["first_bad"])
         if bad >= 0 and self.status != "halted":
             self.halt(

@@ -12,9 +12,9 @@ import jax.numpy as jnp
 import ml_dtypes
 import numpy as np
 import onnx
-from axonnx.converters.ops._common import normalize_axis
 from onnx import TensorProto
 
+from axonnx.converters.ops._common import normalize_axis
 from axonnx.errors import InvalidModelError, UnsupportedOpError
 
 __all__ = ["bitcast", "cast", "flattened", "is_strings", "lax_binary"]

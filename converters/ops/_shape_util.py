@@ -7,8 +7,8 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
-from axonnx.converters.ops._common import normalize_axis, static
 
+from axonnx.converters.ops._common import normalize_axis, static
 from axonnx.errors import InvalidModelError
 
 __all__ = ["as_array", "axes_list", "backend", "element_index", "ints", "slice_of", "wrap_negative"]

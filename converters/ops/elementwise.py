@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import onnx
+
+from axonnx import activations
 from axonnx.converters.ops._elementwise_util import (
     bitcast,
     cast,
@@ -22,8 +24,6 @@ from axonnx.converters.ops._elementwise_util import (
     lax_binary,
 )
 from axonnx.converters.registry import onnx_op
-
-from axonnx import activations
 from axonnx.errors import UnsupportedOpError
 
 _FLT_MAX = 3.4028234663852886e38

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+
 from axonnx.converters.ops._common import int64, normalize_axis, static
 from axonnx.converters.ops._shape_util import as_array, backend, element_index, wrap_negative
 from axonnx.converters.registry import onnx_op
-
 from axonnx.errors import ShapeError, UnsupportedOpError
 
 # --- gather ----------------------------------------------------------------------------

@@ -159,6 +159,24 @@ def _with_past(past, new):
     return jnp.concatenate([jnp.asarray(past, new.dtype), new], axis=2)
 
 
+def _check_attention(past_key, past_value, qk_matmul_output_mode):
+    if (past_key is None) != (past_value is None):
+        raise InvalidModelError("Attention: past_key and past_value must be given together")
+    if qk_matmul_output_mode not in (0, 1, 2, 3):
+        raise UnsupportedOpError(
+            f"Attention: expected qk_matmul_output_mode in 0..3, got {qk_matmul_output_mode}"
+        )
+
+
+def _probabilities(biased, bias, softmax_precision):
+    """Softmax of the biased scores (in `softmax_precision` when given); rows whose
+    bias masks every key give zeros."""
+    if softmax_precision is not None:
+        biased = biased.astype(_np_dtype(softmax_precision, "Attention"))
+    fully_masked = jnp.isneginf(jnp.max(bias, axis=-1, keepdims=True))
+    return jnp.where(fully_masked, 0, _softmax(biased))
+
+
 @onnx_op("Attention", 23, 24, 25)
 def attention(
     Q,
@@ -182,12 +200,7 @@ def attention(
     """ONNX Attention-23..25: `softmax(Q K^T * scale + bias) V` with a KV cache, GQA,
     causal/sliding-window limits and key padding; outputs
     (Y, present_key, present_value, qk_matmul_output)."""
-    if (past_key is None) != (past_value is None):
-        raise InvalidModelError("Attention: past_key and past_value must be given together")
-    if qk_matmul_output_mode not in (0, 1, 2, 3):
-        raise UnsupportedOpError(
-            f"Attention: expected qk_matmul_output_mode in 0..3, got {qk_matmul_output_mode}"
-        )
+    _check_attention(past_key, past_value, qk_matmul_output_mode)
     q, k, v = _heads_4d(jnp.asarray(Q), jnp.asarray(K), jnp.asarray(V), q_num_heads, kv_num_heads)
     present_key, present_value = _with_past(past_key, k), _with_past(past_value, v)
     q_len, kv_len = q.shape[2], present_key.shape[2]
@@ -204,13 +217,7 @@ def attention(
     if softcap > 0:
         scores = softcap * jnp.tanh(scores / softcap)
     biased = scores + bias
-    logits = (
-        biased
-        if softmax_precision is None
-        else biased.astype(_np_dtype(softmax_precision, "Attention"))
-    )
-    fully_masked = jnp.isneginf(jnp.max(bias, axis=-1, keepdims=True))
-    probs = jnp.where(fully_masked, 0, _softmax(logits))
+    probs = _probabilities(biased, bias, softmax_precision)
     qk_output = {0: scores, 1: scores, 2: biased, 3: probs}[qk_matmul_output_mode]
     y = jnp.matmul(probs.astype(q.dtype), _repeat_heads(present_value, q.shape[1], "Attention"))
     y = _merge_heads(y) if jnp.ndim(Q) == 3 else y

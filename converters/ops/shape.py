@@ -12,10 +12,10 @@ import math
 import jax.numpy as jnp
 import numpy as np
 import onnx
+
 from axonnx.converters.ops._common import int64, normalize_axis, static
 from axonnx.converters.ops._shape_util import axes_list, backend, ints, slice_of
 from axonnx.converters.registry import onnx_op
-
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
 _LATEST = (21, 23, 24, 25)

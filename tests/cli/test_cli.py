@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from axonnx.cli.main import main
 from click.testing import CliRunner
 from onnx import TensorProto, helper, numpy_helper
 
 import axonnx as ax
+from axonnx.cli.main import main
 
 
 @pytest.fixture

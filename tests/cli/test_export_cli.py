@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import onnxruntime as ort
-from axonnx.cli.main import main
 from click.testing import CliRunner
 
 import axonnx as ax
+from axonnx.cli.main import main
 
 
 def _saved(tmp_path):

@@ -19,9 +19,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from axonnx.converters.runtime import Runtime
 
 import axonnx
+from axonnx.converters.runtime import Runtime
 from axonnx.state import ModelState
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

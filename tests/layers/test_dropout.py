@@ -5,7 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from axonnx.layers.regularization import alpha_dropout, dropout, feature_alpha_dropout, spatial_dropout
+from axonnx.layers.regularization import (
+    alpha_dropout,
+    dropout,
+    feature_alpha_dropout,
+    spatial_dropout,
+)
 
 ALL = [dropout, alpha_dropout, feature_alpha_dropout, spatial_dropout]
 # One data shape throughout, so the PRNG kernels compile once (channels last / first).

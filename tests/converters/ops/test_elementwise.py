@@ -7,12 +7,12 @@ from __future__ import annotations
 import jax
 import numpy as np
 import pytest
-from axonnx.converters.backend import AxonnxRep
-from axonnx.converters.ops import elementwise
 from onnx import TensorProto, numpy_helper
 from onnx import helper as oh
 from onnx.reference import ReferenceEvaluator
 
+from axonnx.converters.backend import AxonnxRep
+from axonnx.converters.ops import elementwise
 from axonnx.errors import InvalidModelError, UnsupportedOpError
 
 

@@ -7,12 +7,13 @@ import jax
 import numpy as np
 import onnx
 import pytest
-from axonnx.converters.backend import AxonnxRep
-from axonnx.converters.onnx_import import import_onnx
-from axonnx.converters.runtime import Runtime
 from onnx import TensorProto
 from onnx import helper as oh
 from onnx.reference import ReferenceEvaluator
+
+from axonnx.converters.backend import AxonnxRep
+from axonnx.converters.onnx_import import import_onnx
+from axonnx.converters.runtime import Runtime
 
 # Until the importer passes a Split node's output count (equal split without sizes).
 SPLIT_COUNT = pytest.mark.xfail(reason="importer does not pass the output count", strict=False)
