@@ -6,6 +6,7 @@ __all__ = [
     "AxonnxError",
     "InvalidModelError",
     "LayerError",
+    "ResourceLimitError",
     "ShapeError",
     "UnsafeFileError",
     "UnsupportedOpError",
@@ -34,3 +35,7 @@ class UnsafeFileError(AxonnxError, ValueError):
 
 class LayerError(AxonnxError):
     """An op failed while a layer ran; the message names the layer and its op."""
+
+
+class ResourceLimitError(AxonnxError, ValueError):
+    """A file declares more than axonnx will allocate (e.g. a tensor of 10^12 elements)."""

@@ -7,7 +7,7 @@ import resource
 import statistics
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -38,6 +38,7 @@ class BenchResult:
     batch: int
     axonnx: Timing
     onnxruntime: Timing
+    inputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def ratio(self) -> float:
@@ -46,7 +47,8 @@ class BenchResult:
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
-        return {**asdict(self), "ratio": self.ratio}
+        timings = {"axonnx": vars(self.axonnx), "onnxruntime": vars(self.onnxruntime)}
+        return {"model": self.model, "batch": self.batch, **timings, "ratio": self.ratio}
 
     def __str__(self) -> str:
         rows = [("", "first call", "median", "p90", "items/s", "peak RSS +")]
@@ -137,6 +139,7 @@ def bench(
         batch,
         _summary(ax_first, ax_times, batch, after_ax - after_ort),
         _summary(ort_first, ort_times, batch, after_ort - before),
+        feed,
     )
 
 

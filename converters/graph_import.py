@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jax.numpy as jnp
+import jax
 import numpy as np
 import onnx
 
@@ -157,7 +157,7 @@ class GraphImporter:
     def _initializer_node(self, name: str) -> Node:
         array = tensor_to_array(self.initializers[name])
         if self.roles.get(name) == "param":
-            self.params[name] = jnp.asarray(array)
+            self.params[name] = jax.device_put(array)
             spec = ParamSpec(
                 "value", array.shape, "zeros", array.dtype.name, "param", {"onnx_name": name}
             )

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import jax.numpy as jnp
+import jax
 import numpy as np
 import onnx
 
@@ -74,7 +74,7 @@ class _Layer:
                 meta["onnx_transposed"] = True
             specs.append(ParamSpec(param, value.shape, "zeros", value.dtype.name, kind, meta))
             tree = importer.state if kind == "state" else importer.params
-            tree.setdefault(name, {})[param] = jnp.asarray(value)
+            tree.setdefault(name, {})[param] = jax.device_put(value)
         where = f"node {self.proto.name or output!r} ({self.proto.op_type})"
         parents = tuple(importer.lookup(i, where) for i in self.inputs)
         domain = domain_of(self.proto)

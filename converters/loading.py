@@ -9,24 +9,51 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from axonnx.errors import InvalidModelError
+from axonnx.converters import safety
+from axonnx.errors import AxonnxError, InvalidModelError
 
 __all__ = ["load_model", "tensor_to_array"]
 
 
-def load_model(source: str | os.PathLike | bytes | onnx.ModelProto) -> onnx.ModelProto:
-    """A `ModelProto` from a path, bytes or a `ModelProto`; `InvalidModelError` when
-    the content is not an ONNX model."""
+def load_model(
+    source: str | os.PathLike | bytes | onnx.ModelProto, *, max_elements: int | None = None
+) -> onnx.ModelProto:
+    """A checked `ModelProto` from a path, bytes or a `ModelProto`.
+
+    External data is read only from files inside the model's folder, and the model is
+    checked (`axonnx.converters.safety.check_model`) before anything is allocated.
+    `max_elements` bounds the elements of any one declared tensor.
+
+    Raises:
+        InvalidModelError: the content is not a well-formed ONNX model.
+        UnsafeFileError: external data outside the model's folder.
+        ResourceLimitError: a tensor declares more than `max_elements` elements.
+    """
     if isinstance(source, onnx.ModelProto):
-        return source
+        return _checked(source, "<model>", max_elements)
     if isinstance(source, bytes):
-        return _parse(source, "<bytes>")
+        return _checked(_parse(source, "<bytes>"), "<bytes>", max_elements)
     path = Path(source)
     if not path.is_file():
         raise InvalidModelError(f"{path}: no such file")
+    if path.stat().st_size > _PROTOBUF_LIMIT:
+        raise InvalidModelError(f"{path}: larger than 2 GiB, so not an ONNX protobuf")
     proto = _parse(path.read_bytes(), str(path))
-    if _uses_external_data(proto):
-        onnx.external_data_helper.load_external_data_for_model(proto, str(path.parent))
+    try:
+        safety.load_external_data(proto, path.parent, max_elements=max_elements)
+    except AxonnxError as error:
+        raise type(error)(f"{path}: {error}") from error
+    return _checked(proto, str(path), max_elements)
+
+
+_PROTOBUF_LIMIT = 2**31
+
+
+def _checked(proto: onnx.ModelProto, where: str, max_elements: int | None) -> onnx.ModelProto:
+    try:
+        safety.check_model(proto, max_elements=max_elements)
+    except AxonnxError as error:
+        raise type(error)(f"{where}: {error}") from error
     return proto
 
 
@@ -39,10 +66,6 @@ def _parse(data: bytes, where: str) -> onnx.ModelProto:
     if not proto.HasField("graph"):
         raise InvalidModelError(f"{where}: not an ONNX model (no graph)")
     return proto
-
-
-def _uses_external_data(proto: onnx.ModelProto) -> bool:
-    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
 
 
 def tensor_to_array(tensor: onnx.TensorProto) -> np.ndarray:

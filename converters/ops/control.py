@@ -139,9 +139,9 @@ def loop(M=None, cond=None, *v_initial, body, capture_names=()):
     if not scans:
         return _while(job)
     raise ShapeError(
-        "Loop: the number of iterations depends on run-time data (M or the condition), "
-        f"so the length of its {len(scans)} scan output(s) is unknown when compiling. "
-        "Feed M and cond as constants, or run the model without jax.jit."
+        f"Loop: the number of iterations sizes its {len(scans)} scan output(s), so M and "
+        "the condition must be known when the model is compiled, but they depend on "
+        "run-time data. Feed them as constants, or run the model without jax.jit."
     )
 
 
@@ -200,12 +200,12 @@ def _empty_scans(job: _Loop) -> tuple:
 
 def _scanned(job: _Loop) -> tuple:
     """A known trip count and a condition that stays true: `lax.scan`."""
-    if job.trip is None:
+    first = job.first_cond()
+    length = job.limit() if concrete_bool(first, "Loop cond") else 0
+    if length is None:
         raise InvalidModelError(
             "Loop: no trip count M and the condition stays true: the loop never ends"
         )
-    length = job.limit() if concrete_bool(job.first_cond(), "Loop cond") else 0
-    first = job.first_cond()
 
     def step(carried, i):
         _, carried_out, scans = job.step(i, first, carried)

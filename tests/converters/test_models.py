@@ -35,11 +35,6 @@ VOCAB = {
     "mlp.onnx": None,
 }
 
-# Known importer gaps (reported; the marks go once the importer handles them).
-KNOWN_FAILURES = {
-    "cnn.onnx": "MaxPool with one declared output imports as a (Y, Indices) tuple",
-    "lstm_classifier.onnx": "LSTM (opset 14+) has no op spec yet",
-}
 
 BATCHES = (1, 3)
 SEQUENCES = (8, 16)
@@ -50,9 +45,7 @@ def _files() -> list[str]:
 
 
 def _param(name: str):
-    reason = KNOWN_FAILURES.get(name)
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(name, marks=marks, id=name.removesuffix(".onnx"))
+    return pytest.param(name, id=name.removesuffix(".onnx"))
 
 
 def test_every_shipped_model_is_listed():

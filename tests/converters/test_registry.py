@@ -37,7 +37,9 @@ def _expected_default(attr):
     value = get_attribute_value(attr.default_value)
     if isinstance(value, bytes):
         return value.decode()
-    return tuple(value) if isinstance(value, list) else value
+    if isinstance(value, list):
+        return tuple(v.decode() if isinstance(v, bytes) else v for v in value)
+    return value
 
 
 @pytest.mark.parametrize("key", KEYS, ids=[f"{k[1]}-{k[2]}" for k in KEYS])
