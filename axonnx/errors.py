@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "AxonnxError",
+    "CompileTimeValueError",
     "InvalidModelError",
     "LayerError",
     "ResourceLimitError",
@@ -19,6 +20,11 @@ class AxonnxError(Exception):
 
 class ShapeError(AxonnxError, ValueError):
     """A layer received inputs whose shapes do not fit it."""
+
+
+class CompileTimeValueError(ShapeError):
+    """An op needs a value (a shape, a trip count) while compiling, but it depends on
+    run-time data under `jax.jit`; imported models then run eagerly instead."""
 
 
 class InvalidModelError(AxonnxError, ValueError):

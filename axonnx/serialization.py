@@ -194,10 +194,13 @@ class _Reader:
         array = self.tensors.get(spec["__tensor__"])
         if array is None:
             raise InvalidModelError(f"load: tensor {spec['__tensor__']!r} is missing")
-        dtype = jnp.dtype(spec["dtype"])
-        if array.dtype != dtype:
-            array = array.view(dtype)
-        return array.reshape(spec["shape"])
+        try:
+            dtype = jnp.dtype(spec["dtype"])
+            if array.dtype != dtype:
+                array = array.view(dtype)
+            return array.reshape(spec["shape"])
+        except (TypeError, ValueError) as error:
+            raise InvalidModelError(f"load: tensor {spec['__tensor__']!r}: {error}") from error
 
     def reference(self, ref: str) -> Any:
         if not self.allow_custom:
@@ -273,6 +276,13 @@ def load(path: str | os.PathLike, *, allow_custom: bool = False) -> tuple[Node, 
         raise
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
         raise InvalidModelError(f"{path}: malformed axonnx model file ({error!r})") from error
+    except RecursionError:
+        raise InvalidModelError(
+            f"{path}: malformed axonnx model file (too deeply nested)"
+        ) from None
+
+
+_TOO_DEEP = "malformed axonnx model file (too deeply nested)"
 
 
 def _to_jax(tree: Any) -> Any:
@@ -292,6 +302,10 @@ def _read(path: Path) -> tuple[dict, dict]:
         header = json.loads(metadata["axonnx"])
     except (KeyError, ValueError) as error:
         raise InvalidModelError(f"{path}: not an axonnx model file (no axonnx header)") from error
+    except RecursionError:
+        raise InvalidModelError(
+            f"{path}: malformed axonnx model file (too deeply nested)"
+        ) from None
     if header.get("format") != FORMAT:
         raise InvalidModelError(f"{path}: unsupported format {header.get('format')!r}")
     return tensors, header

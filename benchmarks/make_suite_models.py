@@ -115,9 +115,10 @@ def make_resnet50(path: Path) -> None:
             out = super().forward(pixel_values=pixel_values)
             return out.last_hidden_state, out.pooler_output
 
-    model = _ready(Exportable(ResNetConfig()))  # the default config is ResNet-50
-    with torch.no_grad():
-        mm.randomize_batch_norm(model)
+    # The default config is ResNet-50. Batch-norm statistics stay as initialised (plus
+    # the small noise of `_ready`): random ones blow activations up to ~1e5 over 50
+    # layers, where float32 rounding alone exceeds validate's tolerances.
+    model = _ready(Exportable(ResNetConfig()))
     outputs = ["last_hidden_state", "pooler_output"]
     axes = {n: {0: "batch"} for n in ["pixel_values", *outputs]}
     _export(model, (torch.randn(2, 3, 224, 224),), path, ["pixel_values"], outputs, axes)

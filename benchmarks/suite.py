@@ -12,7 +12,8 @@ Columns: median and p90 latency of each; ratio = axonnx median / onnxruntime med
 (< 1: axonnx faster); first call = load + first run (axonnx: import + compile + run);
 peak RSS increase of each; GFLOP per inference (MatMul, Gemm, Conv, LSTM/GRU counted
 from the ONNX graph with the shapes onnxruntime computes) and the share of the
-machine's matmul peak (a large NumPy float32 matmul, measured in this script) that
+machine's matmul peak (a large NumPy float32 matmul, measured in this script, best of its
+start and its end) that
 each runtime reaches. Not a test: timings vary with the machine's load.
 """
 
@@ -138,6 +139,7 @@ def _run_worker(path: str, batch: int, dims: dict, runs: int, validate: bool) ->
 
 
 def _row(name: str, batch: int, r: dict, peak: float) -> str:
+    """One markdown table row (shares of the peak use the best peak measured)."""
     if "error" in r:
         return f"| {name} | {batch} | error: {r['error'][:80]} |" + " |" * 9
     ax, ort = r["axonnx"], r["onnxruntime"]
@@ -191,9 +193,11 @@ def main(argv: list[str] | None = None) -> None:
             continue
         for batch in args.batches:
             record = _run_worker(path, batch, dims, args.runs, args.validate)
-            records.append({"model": name, "batch": batch, **record})
+            records.append({**record, "model": name, "batch": batch})
             lines.append(_row(name, batch, record, peak))
             print(lines[-1], flush=True)
+    peak = max(peak, matmul_peak())  # again at the end: the machine may be busy
+    lines[1:] = [_row(r["model"], r["batch"], r, peak) for r in records]
     _write(args.out, peak, lines, records)
 
 

@@ -45,6 +45,16 @@ def handles_errors(command: Callable) -> Callable:
             if debug:
                 traceback.print_exc()
             _fail(str(error).splitlines()[0] if str(error) else type(error).__name__)
+        except click.ClickException:
+            raise
+        except Exception as error:  # a bug in axonnx: still one line, no traceback
+            if debug:
+                traceback.print_exc()
+            first = (str(error).splitlines() or [""])[0]
+            _fail(
+                f"internal error ({type(error).__name__}: {first}). Please report it with "
+                "the traceback that --debug shows."
+            )
 
     return wrapper
 
@@ -77,9 +87,9 @@ def import_command(model: str, output: str | None, dims: str | None) -> None:
 
     graph, state = ax.import_onnx(model, dims=_parse_dims(dims))
     target = Path(output) if output else Path(model).with_suffix(".axonnx")
-    click.echo(ax.summary(graph))
-    click.echo(mapping_report(graph, state))
-    ax.save(target, graph, state)
+    report = f"{ax.summary(graph)}\n{mapping_report(graph, state)}"
+    ax.save(target, graph, state)  # before printing: a failed import prints only the error
+    click.echo(report)
     click.echo(f"wrote {target}")
 
 

@@ -33,7 +33,19 @@ def run_case(case) -> None:
         for inputs, expected in case.data_sets:
             outputs = rep.run([_array(v) for v in inputs])
             expected = [_array(v) for v in expected]
-            Runner.assert_similar_outputs(expected, list(outputs), case.rtol, case.atol)
+            _assert_similar(expected, list(outputs), case.rtol, case.atol)
+
+
+def _assert_similar(expected: list, actual: list, rtol: float, atol: float) -> None:
+    """onnx's comparison, element by element inside sequences (onnx's own recursion
+    calls len() on each element, which fails for 0-d tensors)."""
+    assert len(actual) == len(expected), f"expected {len(expected)} outputs, got {len(actual)}"
+    for want, got in zip(expected, actual, strict=True):
+        if isinstance(want, list):
+            assert isinstance(got, list), f"expected a sequence, got {type(got).__name__}"
+            _assert_similar(want, got, rtol, atol)
+        else:
+            Runner.assert_similar_outputs([want], [got], rtol, atol)
 
 
 def _array(value):

@@ -6,6 +6,12 @@ Rules (documented for users):
 - Graph inputs that feed a shape-like slot (Reshape's shape, Slice's starts, …) and
   string inputs are static: their values are baked into the compilation, one per
   distinct value.
+- Inside the compiled function, some layers run in a faster form
+  (`axonnx.converters.fast_paths`: NHWC convolutions with pre-transposed kernels); the
+  stored model and state are not changed. `Runtime(..., fast=False)` turns this off.
+- Set `AXONNX_COMPILATION_CACHE=/some/folder` to keep compiled functions on disk
+  (JAX's persistent compilation cache): a later process running the same model with
+  the same shapes skips compiling.
 - A model containing an op whose output shape depends on data (NonZero, Unique,
   Compress, NonMaxSuppression, …), or computing with strings (JAX has no string
   arrays), runs eagerly, op by op, outside `jax.jit`.
@@ -13,6 +19,7 @@ Rules (documented for users):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +27,10 @@ import jax
 import numpy as np
 
 from axonnx.compiler import Plan, plan, run
+from axonnx.converters.fast_paths import prepare
+from axonnx.converters.graph_import import Subgraph
 from axonnx.converters.registry import spec_of
+from axonnx.errors import CompileTimeValueError
 from axonnx.node import Node
 from axonnx.ops import get_op
 from axonnx.state import ModelState
@@ -31,42 +41,112 @@ __all__ = ["Runtime"]
 class Runtime:
     """A callable that runs `model` with `state` on a dict of named inputs."""
 
-    def __init__(self, model: Node, state: ModelState):
+    def __init__(self, model: Node, state: ModelState, *, fast: bool = True):
         self.plan: Plan = plan(model)
         self.state = state
         self.static_names = _static_inputs(self.plan)
         self.eager = model.meta.get("onnx_strings", False) or any(
-            get_op(n.op).data_dependent for n in self.plan.order if n.op not in ("input", "param")
+            get_op(n.op).data_dependent
+            for n in _all_nodes(self.plan)
+            if n.op not in ("input", "param")
         )
         self._compiled: dict[tuple, Any] = {}
+        self._plan, self._state = self.plan, state
+        if fast and not self.eager:
+            rewritten, self._state = prepare(model, state)
+            self._plan = plan(rewritten)
+        _use_compilation_cache()
 
     def __call__(self, inputs: Mapping[str, Any]) -> Any:
         """The model's outputs for `inputs` (name → array)."""
         if self.eager:
             return run(self.plan, self.state, dict(inputs))[0]
-        static = {n: np.asarray(v) for n, v in inputs.items() if self._is_static(n, v)}
-        dynamic = {n: v for n, v in inputs.items() if n not in static}
-        signature = tuple((n, v.dtype.str, v.shape, v.tobytes()) for n, v in sorted(static.items()))
+        static = {n: _frozen(v) for n, v in inputs.items() if self._is_static(n, v)}
+        dynamic = {n: _tree(v) for n, v in inputs.items() if n not in static}
+        signature = tuple((n, _key(v)) for n, v in sorted(static.items()))
         compiled = self._compiled.get(signature)
         if compiled is None:
-            compiled = jax.jit(lambda state, feed: run(self.plan, state, {**feed, **static})[0])
+            compiled = jax.jit(lambda state, feed: run(self._plan, state, {**feed, **static})[0])
             self._compiled[signature] = compiled
-        return compiled(self.state, dynamic)
+        if compiled is _EAGER:
+            return run(self.plan, self.state, dict(inputs))[0]
+        try:
+            return compiled(self._state, dynamic)
+        except CompileTimeValueError:
+            self._compiled[signature] = _EAGER  # an op needs values while compiling
+            return run(self.plan, self.state, dict(inputs))[0]
 
     def intermediates(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Every value that came from an ONNX node, by its ONNX value name (run eagerly;
-        for bisecting a mismatch)."""
-        _, _, kept = run(self.plan, self.state, dict(inputs), keep=_onnx_value_name)
+        """Every value that came from an ONNX node, by its ONNX value name (for
+        bisecting a mismatch); compiled like `__call__` unless the model runs eagerly."""
         by_id = {n.id: n for n in self.plan.order}
-        values = {}
-        for node_id, value in kept.items():
-            name = _onnx_value_name(by_id[node_id])
-            if isinstance(value, np.ndarray | jax.Array):
-                values[name] = np.asarray(value)
-        return values
+
+        def collect(state, feed):
+            _, _, kept = run(self.plan, state, feed, keep=_onnx_value_name)
+            return {_onnx_value_name(by_id[i]): v for i, v in kept.items() if _is_array(v)}
+
+        if self.eager:
+            values = collect(self.state, dict(inputs))
+        else:
+            static = {n: np.asarray(v) for n, v in inputs.items() if self._is_static(n, v)}
+            dynamic = {n: v for n, v in inputs.items() if n not in static}
+            values = jax.jit(lambda st, feed: collect(st, {**feed, **static}))(self.state, dynamic)
+        return {name: np.asarray(v) for name, v in values.items()}
 
     def _is_static(self, name: str, value: Any) -> bool:
+        if value is None:  # an empty optional: an empty pytree
+            return False
+        if isinstance(value, list | tuple):  # a sequence: traced unless static
+            return name in self.static_names
         return name in self.static_names or np.asarray(value).dtype == object
+
+
+_EAGER = object()
+
+
+def _frozen(value: Any) -> Any:
+    """A static input as NumPy (a sequence as a tuple of arrays)."""
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return np.asarray(value)
+
+
+def _tree(value: Any) -> Any:
+    """A traced input; sequences fed as lists become tuples."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _key(value: Any) -> tuple:
+    if isinstance(value, tuple):
+        return ("sequence", *(_key(v) for v in value))
+    return (value.dtype.str, value.shape, value.tobytes())
+
+
+def _all_nodes(laid_out: Plan) -> list[Node]:
+    """The nodes of a graph and, recursively, of its subgraphs (If/Loop/Scan bodies)."""
+    nodes = list(laid_out.order)
+    for node in laid_out.order:
+        for sub in _subgraphs(node):
+            nodes.extend(_all_nodes(sub.plan))
+    return nodes
+
+
+def _subgraphs(node: Node) -> list[Subgraph]:
+    return [v for v in node.options.values() if isinstance(v, Subgraph)]
+
+
+def _use_compilation_cache() -> None:
+    """Turn on JAX's persistent compilation cache in `$AXONNX_COMPILATION_CACHE`, unless
+    the variable is unset or the user configured a cache folder already."""
+    folder = os.environ.get("AXONNX_COMPILATION_CACHE")
+    if not folder or jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray | jax.Array) and value.dtype != object
 
 
 def _onnx_value_name(node: Node) -> str | None:
@@ -89,14 +169,24 @@ def _static_inputs(laid_out: Plan) -> set[str]:
         seen.add(node.id)
         if node.op == "input":
             names.add(laid_out.names[node.id])
-        elif node.meta.get("op_type") not in ("Shape", "Size"):
+        elif node.meta.get("op_type") not in _READS_NO_VALUES:
             stack.extend(node.parents)
     return names
 
 
+# ops that read only shapes, a sequence's length or an optional's presence
+_READS_NO_VALUES = ("Shape", "Size", "SequenceLength", "OptionalHasElement")
+
+
 def _static_parents(node: Node) -> list[Node]:
+    """Parents feeding a static slot: of the node's own op, or, for If/Loop/Scan, the
+    captured outer values that reach a static slot inside a subgraph."""
     spec = spec_of(node.op)
     if spec is None:
         return []
-    return [p for i, p in enumerate(node.parents) if i in spec.static_inputs]
-
+    parents = [p for i, p in enumerate(node.parents) if i in spec.static_inputs]
+    names = node.options.get("capture_names", ())
+    captured = dict(zip(names, node.parents[len(node.parents) - len(names) :], strict=True))
+    for sub in _subgraphs(node):
+        parents.extend(captured[n] for n in _static_inputs(sub.plan) if n in captured)
+    return parents

@@ -236,12 +236,12 @@ class _GraphCheck:
 
     def _declared(self) -> set[str]:
         graph, names = self.graph, set()
-        inputs = [(v.name, "input") for v in graph.input]
-        tensors = [(t.name, "initializer") for t in graph.initializer]
-        sparse = [(s.values.name, "sparse initializer") for s in graph.sparse_initializer]
+        inputs = [(v.name, "an input") for v in graph.input]
+        tensors = [(t.name, "an initializer") for t in graph.initializer]
+        sparse = [(s.values.name, "a sparse initializer") for s in graph.sparse_initializer]
         for name, kind in [*inputs, *tensors, *sparse]:
             if not name:
-                raise InvalidModelError(f"{self.where}: a {kind} has an empty name")
+                raise InvalidModelError(f"{self.where}: {kind} has an empty name")
         _unique([n for n, _ in inputs], f"{self.where}: graph input")
         _unique([n for n, _ in tensors + sparse], f"{self.where}: initializer")
         for tensor in graph.initializer:

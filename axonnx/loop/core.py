@@ -234,7 +234,12 @@ class Loop:
             init: `init(initial_state) -> carry`; the identity when omitted.
             output: `output(carry) -> result` of `run`; the carry when omitted.
         """
-        return cls(Steps(init or (lambda s: s), step, output or (lambda c: c)))
+        first = init or (lambda s: s)
+
+        def start(initial: Any) -> Any:
+            return jax.tree.map(jnp.array, first(initial))  # a copy: the step donates it
+
+        return cls(Steps(start, step, output or (lambda c: c)))
 
     # -- instrumentation -----------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from axonnx.errors import ShapeError
+from axonnx.errors import CompileTimeValueError, ShapeError
 
 __all__ = ["int64", "normalize_axis", "static"]
 
@@ -18,7 +18,7 @@ def static(value: Any, what: str) -> np.ndarray:
     Raises `ShapeError` when `value` depends on run-time data under `jax.jit`.
     """
     if isinstance(value, jax.core.Tracer):
-        raise ShapeError(
+        raise CompileTimeValueError(
             f"{what} must be known when the model is compiled, but it depends on run-time "
             "data. Feed it as a constant/initializer, or run the model without jax.jit."
         )

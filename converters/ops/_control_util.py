@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from axonnx.errors import ShapeError
+from axonnx.errors import CompileTimeValueError, ShapeError
 
 __all__ = [
     "abstract",
@@ -39,7 +39,7 @@ def is_concrete(tree: Any) -> bool:
 def concrete_bool(value: Any, what: str) -> bool:
     """The Python truth of a one-element boolean tensor that must be known now."""
     if not is_concrete(value):
-        raise ShapeError(
+        raise CompileTimeValueError(
             f"{what} must be known when the model is compiled, but it depends on run-time "
             "data here. Feed it as a constant, or run the model without jax.jit."
         )

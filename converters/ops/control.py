@@ -41,7 +41,7 @@ from axonnx.converters.ops._control_util import (
     split_captures,
 )
 from axonnx.converters.registry import onnx_op
-from axonnx.errors import AxonnxError, InvalidModelError, ShapeError
+from axonnx.errors import AxonnxError, CompileTimeValueError, InvalidModelError, ShapeError
 
 _ALL_VERSIONS = (1, 11, 13, 16, 19, 21, 23, 24, 25)
 
@@ -59,7 +59,7 @@ def if_(cond, *captured, then_branch, else_branch, capture_names=()):
     then_layout = jax.eval_shape(lambda: then_branch(env=env))
     else_layout = jax.eval_shape(lambda: else_branch(env=env))
     if not same_layout(then_layout, else_layout):
-        raise ShapeError(
+        raise CompileTimeValueError(
             f"If: the branches give different shapes or dtypes (then_branch "
             f"{describe(then_layout)}, else_branch {describe(else_layout)}), so cond must "
             "be known when the model is compiled, but it depends on run-time data. Make "
@@ -125,7 +125,7 @@ def loop(M=None, cond=None, *v_initial, body, capture_names=()):
     if isinstance(probe, Exception):
         if job.static_control:
             return _unrolled(job)
-        raise ShapeError(
+        raise CompileTimeValueError(
             "Loop: a compiled loop cannot run this body, so it must be unrolled, for which "
             "M and cond must be known when the model is compiled, but they depend on "
             f"run-time data. Feed them as constants, or run the model without jax.jit. "
@@ -138,7 +138,7 @@ def loop(M=None, cond=None, *v_initial, body, capture_names=()):
         return _unrolled(job)
     if not scans:
         return _while(job)
-    raise ShapeError(
+    raise CompileTimeValueError(
         f"Loop: the number of iterations sizes its {len(scans)} scan output(s), so M and "
         "the condition must be known when the model is compiled, but they depend on "
         "run-time data. Feed them as constants, or run the model without jax.jit."

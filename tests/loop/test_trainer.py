@@ -174,8 +174,9 @@ def test_dict_inputs_and_custom_loop():
     def count(carry, batch):
         return carry + jnp.sum(batch), {}
 
-    total = ax.Loop.loop(count).run([np.ones(3)] * 4, initial_state=jnp.zeros(()), progress=False)
-    assert float(total) == 12.0
+    start = jnp.zeros(())
+    total = ax.Loop.loop(count).run([np.ones(3)] * 4, initial_state=start, progress=False)
+    assert float(total) == 12.0 and float(start) == 0.0  # the initial value is not donated
 
 
 def test_bad_batch_names_the_fix():

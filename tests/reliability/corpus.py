@@ -256,7 +256,7 @@ def segmented_tensor(folder: Path):
     return _with_w(tensor)
 
 
-@_case("onnx", InvalidModelError, "the data lives in an external file")
+@_case("onnx_bytes", InvalidModelError, "the data lives in an external file")
 def external_data_in_bytes(folder: Path):
     return _with_external_w("weights.bin").SerializeToString()
 
@@ -321,7 +321,7 @@ def unsorted_nodes(folder: Path):
     return base_model(base_graph([], nodes))
 
 
-@_case("onnx", InvalidModelError, "a input has an empty name")
+@_case("onnx", InvalidModelError, "an input has an empty name")
 def empty_input_name(folder: Path):
     inputs = [helper.make_tensor_value_info("", TensorProto.FLOAT, [2, 3])]
     return base_model(base_graph(inputs=inputs))
@@ -502,7 +502,7 @@ def _safetensors(header: dict, data: bytes) -> bytes:
     return struct.pack("<Q", len(text)) + text + data
 
 
-def _saved(graph: dict, tensors: dict | None = None) -> bytes:
+def _saved(graph: dict, tensors: dict | None = None, patch=("", "")) -> bytes:
     header = {"format": "axonnx/1", "graph": graph}
     blob, entries, offset = b"", {}, 0
     for key, array in (tensors or {}).items():
@@ -510,7 +510,7 @@ def _saved(graph: dict, tensors: dict | None = None) -> bytes:
         entries[key] = {"dtype": "F32", "shape": list(array.shape)}
         entries[key]["data_offsets"] = [offset, offset + len(raw)]
         blob, offset = blob + raw, offset + len(raw)
-    entries["__metadata__"] = {"axonnx": json.dumps(header)}
+    entries["__metadata__"] = {"axonnx": json.dumps(header).replace(*patch)}
     return _safetensors(entries, blob)
 
 
@@ -595,11 +595,10 @@ def saved_deeply_nested_header(folder: Path):
 
 @_case("axonnx", InvalidModelError, "too deeply nested")
 def saved_deeply_nested_value(folder: Path):
-    options: object = 1
-    for _ in range(20_000):
-        options = {"__tuple__": [options]}
-    node = _layer_node("relu", [0], [["deep", options]])
-    return _saved({"nodes": [_input_node(), node], "output": 1})
+    node = _layer_node("relu", [0], [["deep", "DEEP"]])
+    depth = 20_000
+    deep = '{"__tuple__": [' * depth + "1" + "]}" * depth
+    return _saved({"nodes": [_input_node(), node], "output": 1}, patch=('"DEEP"', deep))
 
 
 @_case("checkpoint", InvalidModelError, "not an axonnx checkpoint")
@@ -607,9 +606,18 @@ def checkpoint_pickle_payload(folder: Path):
     return pickle.dumps({"params": np.ones(3)})
 
 
+@_case("checkpoint", InvalidModelError, "cannot reshape")
+def checkpoint_lies_about_shape(folder: Path):
+    layout = {"['w']": {"__tensor__": "t0", "dtype": "float32", "shape": [1000]}}
+    header = {"format": "axonnx-checkpoint/1", "trees": {"params": layout}, "info": {}}
+    entries = {"t0": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]}}
+    entries["__metadata__"] = {"axonnx_checkpoint": json.dumps(header)}
+    return _safetensors(entries, np.ones(3, np.float32).tobytes())
+
+
 # ---------------------------------------------------------------- writing the corpus
 
-_SUFFIX = {"onnx": ".onnx", "axonnx": ".axonnx", "checkpoint": ".ckpt"}
+_SUFFIX = {"onnx": ".onnx", "onnx_bytes": ".onnx", "axonnx": ".axonnx", "checkpoint": ".ckpt"}
 
 
 def case_names() -> list[str]:

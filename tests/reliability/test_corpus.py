@@ -51,6 +51,8 @@ def test_the_corpus_is_big_enough():
 def _open(case):
     if case.kind == "onnx":
         return ax.import_onnx(case.path)
+    if case.kind == "onnx_bytes":
+        return ax.import_onnx(case.path.read_bytes())
     if case.kind == "axonnx":
         return ax.load(case.path)
     return read_checkpoint(case.path, {"params": {"w": np.ones(3, np.float32)}})

@@ -1,0 +1,63 @@
+"""Before/after of one runtime lever on one model: onnxruntime, axonnx without the
+lever and axonnx with it, interleaved run by run in one process (2 threads each).
+
+    python benchmarks/levers.py MODEL.onnx --lever fast --batch 8 [--dims sequence=128]
+
+Levers: `fast` (the Runtime's rewrites, `axonnx.converters.fast_paths`). Prints the
+median latency of each and the ratios to onnxruntime. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import onnxruntime as ort
+
+from axonnx.converters.inputs import make_inputs
+from axonnx.converters.loading import load_model
+from axonnx.converters.onnx_import import import_onnx
+from axonnx.converters.runtime import Runtime
+
+
+def _variants(path: str, lever: str) -> dict:
+    model, state = import_onnx(path)
+    if lever == "fast":
+        return {"before": Runtime(model, state, fast=False), "after": Runtime(model, state)}
+    raise SystemExit(f"unknown lever {lever!r}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model")
+    parser.add_argument("--lever", default="fast")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--dims", default="", help="e.g. sequence=128")
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args(argv)
+    dims = {"batch": args.batch}
+    dims.update({k: int(v) for k, v in (p.split("=") for p in args.dims.split(",") if p)})
+    proto = load_model(args.model)
+    feed = make_inputs(proto, dims=dims)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 2, 1
+    session = ort.InferenceSession(proto.SerializeToString(), options)
+    runners = {"onnxruntime": lambda: session.run(None, feed)}
+    for name, runtime in _variants(args.model, args.lever).items():
+        runners[name] = lambda r=runtime: jax.block_until_ready(r(feed))
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(args.runs + 1):  # the first round compiles and warms up; dropped
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    ort_median = statistics.median(times["onnxruntime"][1:])
+    for name, values in times.items():
+        median = statistics.median(values[1:])
+        print(f"{name:12s} {median * 1e3:9.2f} ms  ratio to ORT {median / ort_median:.2f}×")
+
+
+if __name__ == "__main__":
+    main()

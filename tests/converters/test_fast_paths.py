@@ -1,0 +1,74 @@
+"""Runtime-only rewrites (`converters/fast_paths.py`): same outputs as onnxruntime,
+stored parameters untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import axonnx as ax
+from axonnx.converters.fast_paths import CONV_HWIO
+from axonnx.converters.runtime import Runtime
+
+# (kernel shape, attributes): 3×3 padded, strided, 1×1 pointwise, 1×1 strided,
+# grouped, dilated, SAME_UPPER, asymmetric pads, no bias.
+CASES = [
+    ((6, 4, 3, 3), {"pads": [1, 1, 1, 1]}),
+    ((6, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ((6, 4, 1, 1), {}),
+    ((6, 4, 1, 1), {"strides": [2, 2]}),
+    ((8, 2, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
+    ((6, 4, 3, 3), {"dilations": [2, 2]}),
+    ((6, 4, 3, 2), {"auto_pad": "SAME_UPPER", "strides": [2, 1]}),
+    ((6, 4, 2, 3), {"pads": [0, 1, 2, 0]}),
+    ((6, 4, 3, 3), {"bias": False}),
+]
+
+
+def _conv_model(kernel_shape, attrs) -> onnx.ModelProto:
+    rng = np.random.default_rng(0)
+    attrs = dict(attrs)
+    bias = attrs.pop("bias", True)
+    inits = [numpy_helper.from_array(rng.standard_normal(kernel_shape).astype(np.float32), "w")]
+    inputs = ["x", "w"]
+    if bias:
+        inits.append(
+            numpy_helper.from_array(rng.standard_normal(kernel_shape[0]).astype(np.float32), "b")
+        )
+        inputs.append("b")
+    nodes = [
+        helper.make_node("Conv", inputs, ["c"], name="conv", **attrs),
+        helper.make_node("Relu", ["c"], ["y"], name="relu"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 9, 10])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+@pytest.mark.parametrize(("kernel_shape", "attrs"), CASES)
+def test_nhwc_conv_matches_onnxruntime(kernel_shape, attrs):
+    proto = _conv_model(kernel_shape, attrs)
+    x = np.random.default_rng(1).standard_normal((2, 4, 9, 10)).astype(np.float32)
+    expected = ort.InferenceSession(proto.SerializeToString()).run(None, {"x": x})[0]
+    model, state = ax.import_onnx(proto)
+    runtime = Runtime(model, state)
+    assert any(n.op == CONV_HWIO for n in runtime._plan.order)
+    np.testing.assert_allclose(np.asarray(runtime({"x": x})["y"]), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_rewrite_leaves_the_stored_kernel_alone():
+    proto = _conv_model((6, 4, 3, 3), {"pads": [1, 1, 1, 1]})
+    model, state = ax.import_onnx(proto)
+    before = np.asarray(state.params["conv"]["kernel"]).copy()
+    Runtime(model, state)({"x": np.zeros((1, 4, 9, 10), np.float32)})
+    after = np.asarray(state.params["conv"]["kernel"])
+    assert after.shape == (6, 4, 3, 3) and after.tobytes() == before.tobytes()
+    assert after.tobytes() == numpy_helper.to_array(proto.graph.initializer[0]).tobytes()
