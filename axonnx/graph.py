@@ -14,7 +14,9 @@ def map_nodes(model: Node, fn: Callable[[Node, str], Node]) -> Node:
     """Rebuild `model`, replacing each node by `fn(node, layer_name)`.
 
     `fn` receives each node (parents already rewritten) with its layer name and
-    returns it unchanged or a replacement. Iterative: deep graphs are fine.
+    returns it unchanged or a replacement. Rebuilt nodes keep their generated names
+    (they become fixed names), so parameters stay where they were. Iterative: deep
+    graphs are fine.
     """
     from axonnx.compiler import plan
 
@@ -22,7 +24,9 @@ def map_nodes(model: Node, fn: Callable[[Node, str], Node]) -> Node:
     rebuilt: dict[int, Node] = {}
     for node in laid_out.order:
         parents = tuple(rebuilt[p.id] for p in node.parents)
-        changed = node if parents == node.parents else node.replace(parents=parents)
+        name = laid_out.names[node.id]
+        unchanged = parents == node.parents
+        changed = node if unchanged else node.replace(parents=parents, name=name)
         rebuilt[node.id] = fn(changed, laid_out.names[node.id])
     return rebuilt[model.id]
 

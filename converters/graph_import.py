@@ -282,14 +282,15 @@ def onnx_meta(proto: onnx.NodeProto, domain: str, version: int | None) -> dict:
     }
 
 
-def layer_name(proto: onnx.NodeProto) -> str | None:
-    """A readable layer name from the ONNX node name (`/encoder/layer.0/MatMul` →
+def layer_name(proto: onnx.NodeProto, *, strip_op: bool = False) -> str | None:
+    """A readable layer name from the ONNX node name (`/encoder/layer.0/Add` →
+    `encoder.layer.0.Add`; with `strip_op`, for a layer built from the node,
     `encoder.layer.0`), or None for anonymous nodes."""
     name = proto.name
     if not name or "::" in name:
         return None
-    parts = [p for p in re.split(r"[/]", name) if p]
-    if len(parts) > 1 and re.fullmatch(rf"{proto.op_type}(_\d+)?", parts[-1]):
+    parts = [p for p in name.split("/") if p]
+    if strip_op and len(parts) > 1 and re.fullmatch(rf"{proto.op_type}(_\d+)?", parts[-1]):
         parts = parts[:-1]
     return ".".join(parts) or None
 

@@ -90,7 +90,7 @@ def _name_for(layer: _Layer) -> str:
     prefix = os.path.commonprefix(onnx_names).rstrip("._")
     if prefix and "::" not in prefix and all(n[len(prefix) :].lstrip("._") for n in onnx_names):
         return prefix
-    return layer_name(layer.proto) or f"{layer.op}_{layer.proto.output[0]}"
+    return layer_name(layer.proto, strip_op=True) or f"{layer.op}_{layer.proto.output[0]}"
 
 
 def _unique(importer: GraphImporter, name: str) -> str:

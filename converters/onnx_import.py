@@ -12,6 +12,7 @@ import onnx.version_converter
 from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
+from axonnx.converters.value_types import annotate, infer_value_types
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
 from axonnx.state import ModelState
@@ -56,6 +57,7 @@ def import_onnx(
         "onnx_producer": proto.producer_name,
     }
     model = gather_outputs({n: outputs[n] for n in names}).replace(meta=meta)
+    model = annotate(model, infer_value_types(proto, dict(dims or {})))
     return model, ModelState(importer.params, importer.state)
 
 

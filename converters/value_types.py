@@ -1,0 +1,96 @@
+"""Shapes and dtypes of an imported graph's values, from ONNX shape inference.
+
+Imported nodes carry them (like hand-built ones) so that a summary shows them and
+layers can be built on top of an imported model (`bert["last_hidden_state"].dense(2)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import onnx
+from onnx import helper
+
+from axonnx.converters.graph_import import value_type
+from axonnx.graph import map_nodes
+from axonnx.node import Node
+
+__all__ = ["annotate", "infer_value_types"]
+
+_SMALL = 4096  # bytes: initializers kept for shape inference's data propagation
+
+
+def infer_value_types(proto: onnx.ModelProto, dims: Mapping[str, int]) -> dict[str, Any]:
+    """ONNX value name → (shape, dtype) for every value shape inference can type.
+
+    Runs on a copy without the large initializers' data (their types suffice), so its
+    cost does not grow with the weights.
+    """
+    graph = proto.graph
+    small = [t for t in graph.initializer if _nbytes(t) <= _SMALL]
+    typed = [
+        helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+        for t in graph.initializer
+        if _nbytes(t) > _SMALL
+    ]
+    light = helper.make_graph(
+        list(graph.node),
+        graph.name,
+        [*graph.input, *typed],
+        list(graph.output),
+        small,
+        value_info=list(graph.value_info),
+    )
+    model = helper.make_model(
+        light, opset_imports=list(proto.opset_import), ir_version=proto.ir_version
+    )
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except Exception:  # noqa: BLE001  (inference is best effort: unknown shapes stay None)
+        inferred = model
+    values = [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]
+    return {v.name: value_type(v, dims) for v in values if v.type.HasField("tensor_type")}
+
+
+def _nbytes(tensor: onnx.TensorProto) -> int:
+    return len(tensor.raw_data) or 8 * max(
+        len(tensor.float_data),
+        len(tensor.int64_data),
+        len(tensor.int32_data),
+        len(tensor.double_data),
+    )
+
+
+def annotate(model: Node, types: Mapping[str, Any]) -> Node:
+    """`model` with each node's shape and dtype set from `types` where known."""
+
+    def typed(node: Node, _name: str) -> Node:
+        if node.op == "container":
+            return _container_type(node)
+        name = _value_name(node)
+        if node.shape is not None or name not in types:
+            return node
+        shape, dtype = types[name]
+        return node.replace(shape=shape, dtype=dtype)
+
+    return map_nodes(model, typed)
+
+
+def _value_name(node: Node) -> str | None:
+    if "onnx_output" in node.meta:
+        return node.meta["onnx_output"]
+    outputs = node.meta.get("outputs") or []
+    return outputs[0] if len(outputs) == 1 else None
+
+
+def _container_type(node: Node) -> Node:
+    if any(p.shape is None for p in node.parents):
+        return node
+    structure = node.options["structure"]
+    pick = (
+        (lambda attr: {k: getattr(node.parents[i], attr) for k, i in structure.items()})
+        if isinstance(structure, dict)
+        else (lambda attr: tuple(getattr(node.parents[i], attr) for i in structure))
+    )
+    return node.replace(shape=pick("shape"), dtype=pick("dtype"))
