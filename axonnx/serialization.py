@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
 from axonnx.errors import AxonnxError, InvalidModelError, UnsafeFileError
+from axonnx.files import write_atomically
 from axonnx.node import Node, ParamSpec, topological_order
 from axonnx.ops import get_op, register_op, registered_ops
 from axonnx.policy import Policy
@@ -150,15 +150,7 @@ def _as_plain(tree: Any) -> Any:
 
 
 def _write_atomically(path: Path, tensors: dict, metadata: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(tensors, temporary, metadata=metadata)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
 
 
 class _Reader:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+
+from axonnx.files import write_atomically
 
 __all__ = ["write_outputs"]
 
@@ -20,14 +20,4 @@ def write_outputs(path: str | os.PathLike, outputs: Any) -> None:
     else:
         leaves = jax.tree_util.tree_leaves(outputs)
         arrays = {f"output_{i}": np.asarray(v) for i, v in enumerate(leaves)}
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".npz", dir=target.parent or "."
-    )
-    os.close(handle)
-    try:
-        np.savez(temporary, **arrays)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, lambda temporary: np.savez(temporary, **arrays), suffix=".npz")

@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from xml.etree import ElementTree
 
 import click
 
 from axonnx.converters.report import Report
+from axonnx.files import write_atomically
 
 __all__ = ["write_json", "write_junit"]
 
 
 def _write_atomically(path: str, text: str) -> None:
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, target)
+    write_atomically(path, lambda temporary: Path(temporary).write_text(text))
 
 
 def write_json(path: str, reports: list[Report]) -> None:

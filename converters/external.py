@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import onnx
+
+from axonnx.files import write_atomically
 
 __all__ = ["save_model"]
 
@@ -18,24 +18,20 @@ def save_model(proto: onnx.ModelProto, path: Path, external_data: bool | None = 
     `external_data` is True, or when None and the model is too big for one protobuf."""
     if external_data is None:
         external_data = proto.ByteSize() > _PROTOBUF_LIMIT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    try:
-        if external_data:
-            copy = onnx.ModelProto()
-            copy.CopyFrom(proto)  # saving with external data rewrites the tensors in place
-            onnx.save_model(
-                copy,
-                temporary,
-                save_as_external_data=True,
-                all_tensors_to_one_file=True,
-                location=f"{path.name}.data",
-                size_threshold=0,
-            )
-        else:
+
+    def write(temporary: str) -> None:
+        if not external_data:
             onnx.save_model(proto, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+            return
+        copy = onnx.ModelProto()
+        copy.CopyFrom(proto)  # saving with external data rewrites the tensors in place
+        onnx.save_model(
+            copy,
+            temporary,
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=f"{path.name}.data",
+            size_threshold=0,
+        )
+
+    write_atomically(path, write)
