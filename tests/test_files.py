@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ def _umask() -> int:
 
 def test_file_gets_normal_permissions(tmp_path):
     target = tmp_path / "out.bin"
-    write_atomically(target, lambda temporary: open(temporary, "wb").write(b"data"))
+    write_atomically(target, lambda temporary: Path(temporary).write_bytes(b"data"))
     assert target.read_bytes() == b"data"
     assert os.stat(target).st_mode & 0o777 == 0o666 & ~_umask()
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
@@ -28,7 +29,7 @@ def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target.write_bytes(b"old")
 
     def broken(temporary):
-        open(temporary, "wb").write(b"partial")
+        Path(temporary).write_bytes(b"partial")
         raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):
