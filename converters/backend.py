@@ -19,8 +19,9 @@ __all__ = ["AxonnxBackend", "AxonnxRep", "prepare", "run_model", "run_node", "su
 class AxonnxRep(BackendRep):
     """A prepared model: imported once, jit-compiled per distinct input shape.
 
-    ONNX's int64/float64 types need JAX's 64-bit mode: the backend turns it on while it
-    imports and runs a model (and only then).
+    ONNX's int64/float64 types need JAX's 64-bit mode, and its float32 ops float32
+    arithmetic (JAX's default matmul precision may use bfloat16 passes): the backend
+    imports and runs a model with 64-bit mode on and the highest matmul precision.
     """
 
     def __init__(self, model: onnx.ModelProto):
@@ -38,7 +39,7 @@ class AxonnxRep(BackendRep):
         """Run on inputs given as a list (graph input order) or a dict by name."""
         if not isinstance(inputs, dict):
             inputs = dict(zip(self.input_names, inputs, strict=False))
-        with jax.enable_x64(True):
+        with jax.enable_x64(True), jax.default_matmul_precision("highest"):
             outputs = self.runtime(inputs)
         return tuple(_to_numpy(outputs[name]) for name in self.output_names)
 

@@ -94,16 +94,23 @@ def bench(
     runs: int = 20,
     threads: int = 2,
     inputs: Mapping[str, Any] | None = None,
+    inline: bool = True,
 ) -> BenchResult:
     """Time axonnx and onnxruntime on the same inputs, runs interleaved.
 
     First call is load + first run (for axonnx: import + compile + run). `batch` binds
-    the leading symbolic dimension of every input (named in `dims` or not).
+    the leading symbolic dimension of every input (named in `dims` or not). `inline`
+    runs JAX's CPU computations in the calling thread, as onnxruntime does
+    (`axonnx.converters.runtime.inline_dispatch`; process-wide, effective only if JAX
+    has not started yet).
     """
     import onnxruntime as ort
 
     from axonnx.converters.onnx_import import import_onnx
-    from axonnx.converters.runtime import Runtime
+    from axonnx.converters.runtime import Runtime, inline_dispatch
+
+    if inline:
+        inline_dispatch()
 
     proto = load_model(path)
     sizes = {"batch": batch, **_leading_dims(proto, batch), **dict(dims or {})}

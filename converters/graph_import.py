@@ -196,6 +196,9 @@ class GraphImporter:
         where = f"node {proto.name or proto.output[0]!r} ({proto.op_type})"
         parents = [self.lookup(i, where) for i in proto.input]
         options, captured = self._attributes(proto)
+        spec = spec_of(op_name(domain, proto.op_type, version)) if version else None
+        if spec is not None and spec.prepare is not None:
+            captured += spec.prepare(self, proto, options)
         if _takes_output_count(domain, proto.op_type, version) and "num_outputs" not in options:
             options["num_outputs"] = len(proto.output)
         node = Node(

@@ -9,7 +9,7 @@ only where a built-in layer exists, rules to import it as that layer.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import onnx
 
@@ -31,6 +31,8 @@ class OpSpec:
             sizes); initializers feeding them stay constants.
         weight_inputs: input positions that hold weights; float initializers there
             become trainable parameters.
+        prepare: `prepare(importer, node_proto, options)` adds import-time options, for
+            ops that refer to other parts of the graph by name (Gradient).
         data_dependent: the output shape depends on input values (NonZero, Unique):
             the op runs only on concrete values, i.e. outside `jax.jit`.
     """
@@ -42,7 +44,7 @@ class OpSpec:
     static_inputs: tuple[int, ...] = ()
     weight_inputs: tuple[int, ...] = ()
     data_dependent: bool = False
-    extra: dict = field(default_factory=dict)
+    prepare: Callable | None = None
 
 
 _SPECS: dict[tuple[str, str, int], OpSpec] = {}
@@ -61,6 +63,7 @@ def onnx_op(
     static_inputs: tuple[int, ...] = (),
     weight_inputs: tuple[int, ...] = (),
     data_dependent: bool = False,
+    prepare: Callable | None = None,
 ) -> Callable[[Callable], Callable]:
     """Decorator registering an ONNX op implementation for the given since-versions.
 
@@ -71,9 +74,8 @@ def onnx_op(
 
     def register(fn: Callable) -> Callable:
         for version in versions:
-            spec = OpSpec(
-                op_type, domain, tuple(versions), fn, static_inputs, weight_inputs, data_dependent
-            )
+            spec = OpSpec(op_type, domain, tuple(versions), fn, static_inputs, weight_inputs,
+                          data_dependent, prepare)
             _SPECS[(domain, op_type, version)] = spec
             register_op(
                 op_name(domain, op_type, version),

@@ -148,4 +148,7 @@ def compare(
 
 
 def _max(values: np.ndarray) -> float:
-    return float(np.nanmax(values)) if values.size else 0.0
+    """The largest value; NaN (a NaN difference) counts as infinitely large."""
+    if not values.size:
+        return 0.0
+    return float(np.max(np.where(np.isnan(values), np.inf, values)))

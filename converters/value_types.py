@@ -6,6 +6,7 @@ layers can be built on top of an imported model (`bert["last_hidden_state"].dens
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ import onnx
 from onnx import helper
 
 from axonnx.converters.graph_import import value_type
+from axonnx.converters.safety import tensor_bytes
 from axonnx.graph import map_nodes
 from axonnx.node import Node
 
@@ -54,12 +56,12 @@ def infer_value_types(proto: onnx.ModelProto, dims: Mapping[str, int]) -> dict[s
 
 
 def _nbytes(tensor: onnx.TensorProto) -> int:
-    return len(tensor.raw_data) or 8 * max(
-        len(tensor.float_data),
-        len(tensor.int64_data),
-        len(tensor.int32_data),
-        len(tensor.double_data),
-    )
+    """The tensor's data size as its dims declare it (`check_model` verified that the
+    data matches): reading `len(tensor.raw_data)` would copy the bytes out of the proto."""
+    count = math.prod(tensor.dims)
+    if tensor.data_type == onnx.TensorProto.STRING:
+        return 8 * count
+    return tensor_bytes(tensor, count)
 
 
 def annotate(model: Node, types: Mapping[str, Any]) -> Node:

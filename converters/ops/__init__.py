@@ -3,6 +3,7 @@
 from axonnx.converters.ops import (  # noqa: F401
     control,
     elementwise,
+    gradient,
     indexing,
     linalg,
     misc,

@@ -468,6 +468,15 @@ def prelu(X, slope):
     return jnp.where(X < 0, X * slope, X)
 
 
+@onnx_op("PRelu", 6, weight_inputs=(1,))
+def prelu_per_channel(X, slope):
+    """ONNX PRelu-6: like PRelu-7, but a 1-D slope with one value per channel applies
+    along axis 1 (legacy broadcasting, as PyTorch's old exporter wrote it)."""
+    if slope.ndim == 1 and X.ndim > 2 and slope.shape[0] == X.shape[1]:
+        slope = slope.reshape((-1,) + (1,) * (X.ndim - 2))
+    return prelu(X, slope)
+
+
 @onnx_op("ThresholdedRelu", 10, 22)
 def thresholded_relu(X, *, alpha=1.0):
     """ONNX ThresholdedRelu-10..22: X where X > alpha, else 0."""

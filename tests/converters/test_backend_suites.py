@@ -8,6 +8,7 @@ import os
 import warnings
 
 import onnx.backend.test
+import pytest
 
 from axonnx.converters.backend import AxonnxBackend
 
@@ -18,7 +19,11 @@ with warnings.catch_warnings():
     _backend_test = onnx.backend.test.BackendTest(AxonnxBackend, __name__)
 _backend_test.exclude(r"_cuda$")
 
-globals().update(
-    {name: case for name, case in _backend_test.test_cases.items()
-     if name != "OnnxBackendNodeModelTest"}
-)
+_CASES = {n: c for n, c in _backend_test.test_cases.items() if n != "OnnxBackendNodeModelTest"}
+# The light zoo models ("Real") have constant weights that drive their logits to
+# 1e9..1e31, all equal; the expected final Softmax is uniform only if every logit
+# rounds identically, which XLA's CPU kernels do not guarantee from run to run (a
+# logit off by one ulp of 1e10 flips the softmax). They run outside CI (-m slow);
+# test_validate.py checks every value of them up to the logits in CI.
+_CASES["OnnxBackendRealModelTest"] = pytest.mark.slow(_CASES["OnnxBackendRealModelTest"])
+globals().update(_CASES)
