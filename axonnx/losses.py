@@ -79,6 +79,18 @@ def _pair(
     return [y_true, y_pred]
 
 
+def _mean_over_last(
+    where: str,
+    y_true: jax.typing.ArrayLike,
+    y_pred: jax.typing.ArrayLike,
+    reduction: str,
+    elementwise: Callable[[jax.Array, jax.Array], jax.Array],
+) -> jax.Array:
+    """``elementwise(y_true, y_pred)`` averaged over the last axis, then reduced."""
+    y_true, y_pred = _pair(where, y_true, y_pred)
+    return _reduce(jnp.mean(elementwise(y_true, y_pred), axis=-1), reduction)
+
+
 def _clip_probabilities(y_pred: jax.Array) -> jax.Array:
     """Clips probabilities to ``[eps, 1 - eps]``, ``eps`` the machine epsilon of the dtype."""
     eps = jnp.finfo(y_pred.dtype).eps
@@ -222,9 +234,9 @@ def hinge(
     >>> float(hinge(jnp.array([[1.0, -1.0]]), jnp.array([[0.5, 0.5]])))
     1.0
     """
-    y_true, y_pred = _pair("hinge", y_true, y_pred)
-    loss = optax.losses.hinge_loss(y_pred, y_true)
-    return _reduce(jnp.mean(loss, axis=-1), reduction)
+    return _mean_over_last(
+        "hinge", y_true, y_pred, reduction, lambda t, p: optax.losses.hinge_loss(p, t)
+    )
 
 
 def kl_divergence(
@@ -265,9 +277,9 @@ def log_cosh(
     >>> float(log_cosh(jnp.array([[0.0]]), jnp.array([[0.0]])))
     0.0
     """
-    y_true, y_pred = _pair("log_cosh", y_true, y_pred)
-    loss = optax.losses.log_cosh(y_pred, y_true)
-    return _reduce(jnp.mean(loss, axis=-1), reduction)
+    return _mean_over_last(
+        "log_cosh", y_true, y_pred, reduction, lambda t, p: optax.losses.log_cosh(p, t)
+    )
 
 
 def mean_absolute_error(
@@ -286,8 +298,9 @@ def mean_absolute_error(
     >>> float(mean_absolute_error(jnp.array([[0.0, 1.0]]), jnp.array([[1.0, 1.0]])))
     0.5
     """
-    y_true, y_pred = _pair("mean_absolute_error", y_true, y_pred)
-    return _reduce(jnp.mean(jnp.abs(y_pred - y_true), axis=-1), reduction)
+    return _mean_over_last(
+        "mean_absolute_error", y_true, y_pred, reduction, lambda t, p: jnp.abs(p - t)
+    )
 
 
 def mean_squared_error(
@@ -306,9 +319,13 @@ def mean_squared_error(
     >>> float(mean_squared_error(jnp.array([[0.0, 1.0]]), jnp.array([[2.0, 1.0]])))
     2.0
     """
-    y_true, y_pred = _pair("mean_squared_error", y_true, y_pred)
-    loss = optax.losses.squared_error(y_pred, y_true)
-    return _reduce(jnp.mean(loss, axis=-1), reduction)
+    return _mean_over_last(
+        "mean_squared_error",
+        y_true,
+        y_pred,
+        reduction,
+        lambda t, p: optax.losses.squared_error(p, t),
+    )
 
 
 def huber(
@@ -335,9 +352,9 @@ def huber(
     >>> float(huber(jnp.array([[0.0, 0.0]]), jnp.array([[0.5, 3.0]])))
     1.3125
     """
-    y_true, y_pred = _pair("huber", y_true, y_pred)
-    loss = optax.losses.huber_loss(y_pred, y_true, delta=delta)
-    return _reduce(jnp.mean(loss, axis=-1), reduction)
+    return _mean_over_last(
+        "huber", y_true, y_pred, reduction, lambda t, p: optax.losses.huber_loss(p, t, delta=delta)
+    )
 
 
 def poisson(
@@ -356,9 +373,13 @@ def poisson(
     >>> float(poisson(jnp.array([[0.0]]), jnp.array([[2.0]])))
     2.0
     """
-    y_true, y_pred = _pair("poisson", y_true, y_pred)
-    loss = y_pred - y_true * jnp.log(y_pred + jnp.finfo(y_pred.dtype).eps)
-    return _reduce(jnp.mean(loss, axis=-1), reduction)
+    return _mean_over_last(
+        "poisson",
+        y_true,
+        y_pred,
+        reduction,
+        lambda t, p: p - t * jnp.log(p + jnp.finfo(p.dtype).eps),
+    )
 
 
 def soft_margin(
@@ -377,9 +398,9 @@ def soft_margin(
     >>> round(float(soft_margin(jnp.array([[1.0]]), jnp.array([[0.0]]))), 4)
     0.6931
     """
-    y_true, y_pred = _pair("soft_margin", y_true, y_pred)
-    loss = jax.nn.softplus(-y_true * y_pred)
-    return _reduce(jnp.mean(loss, axis=-1), reduction)
+    return _mean_over_last(
+        "soft_margin", y_true, y_pred, reduction, lambda t, p: jax.nn.softplus(-t * p)
+    )
 
 
 def margin_ranking(

@@ -50,9 +50,30 @@ def _binary(
     return y_true > 0.5, y_pred > threshold
 
 
-def _rate(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
-    """``numerator / denominator`` for counts, ``0`` where ``denominator`` is ``0``."""
-    return numerator / jnp.maximum(denominator, 1)
+def _confusion(
+    where: str, y_true: jax.typing.ArrayLike, y_pred: jax.typing.ArrayLike, threshold: float
+) -> dict[str, jax.Array]:
+    """The confusion counts ``tp``, ``fp``, ``tn`` and ``fn``, integer scalars."""
+    actual, predicted = _binary(where, y_true, y_pred, threshold)
+    return {
+        "tp": jnp.sum(actual & predicted),
+        "fp": jnp.sum(~actual & predicted),
+        "tn": jnp.sum(~actual & ~predicted),
+        "fn": jnp.sum(actual & ~predicted),
+    }
+
+
+def _rate(
+    where: str,
+    y_true: jax.typing.ArrayLike,
+    y_pred: jax.typing.ArrayLike,
+    threshold: float,
+    hit: str,
+    miss: str,
+) -> jax.Array:
+    """``hit / (hit + miss)`` of two confusion counts, ``0`` where the denominator is ``0``."""
+    counts = _confusion(where, y_true, y_pred, threshold)
+    return counts[hit] / jnp.maximum(counts[hit] + counts[miss], 1)
 
 
 def _class_labels(where: str, y_true: jax.Array, y_pred: jax.Array) -> jax.Array:
@@ -83,8 +104,7 @@ def true_positives(
     >>> int(true_positives(jnp.array([1, 1, 0]), jnp.array([0.9, 0.2, 0.7])))
     1
     """
-    actual, predicted = _binary("true_positives", y_true, y_pred, threshold)
-    return jnp.sum(actual & predicted)
+    return _confusion("true_positives", y_true, y_pred, threshold)["tp"]
 
 
 def false_positives(
@@ -103,8 +123,7 @@ def false_positives(
     >>> int(false_positives(jnp.array([1, 1, 0]), jnp.array([0.9, 0.2, 0.7])))
     1
     """
-    actual, predicted = _binary("false_positives", y_true, y_pred, threshold)
-    return jnp.sum(~actual & predicted)
+    return _confusion("false_positives", y_true, y_pred, threshold)["fp"]
 
 
 def true_negatives(
@@ -123,8 +142,7 @@ def true_negatives(
     >>> int(true_negatives(jnp.array([1, 0, 0]), jnp.array([0.9, 0.2, 0.1])))
     2
     """
-    actual, predicted = _binary("true_negatives", y_true, y_pred, threshold)
-    return jnp.sum(~actual & ~predicted)
+    return _confusion("true_negatives", y_true, y_pred, threshold)["tn"]
 
 
 def false_negatives(
@@ -143,8 +161,7 @@ def false_negatives(
     >>> int(false_negatives(jnp.array([1, 1, 0]), jnp.array([0.9, 0.2, 0.7])))
     1
     """
-    actual, predicted = _binary("false_negatives", y_true, y_pred, threshold)
-    return jnp.sum(actual & ~predicted)
+    return _confusion("false_negatives", y_true, y_pred, threshold)["fn"]
 
 
 def precision(
@@ -163,8 +180,7 @@ def precision(
     >>> float(precision(jnp.array([1, 1, 0]), jnp.array([0.9, 0.2, 0.7])))
     0.5
     """
-    tp = true_positives(y_true, y_pred, threshold=threshold)
-    return _rate(tp, tp + false_positives(y_true, y_pred, threshold=threshold))
+    return _rate("precision", y_true, y_pred, threshold, "tp", "fp")
 
 
 def recall(
@@ -183,8 +199,7 @@ def recall(
     >>> float(recall(jnp.array([1, 1, 0]), jnp.array([0.9, 0.2, 0.7])))
     0.5
     """
-    tp = true_positives(y_true, y_pred, threshold=threshold)
-    return _rate(tp, tp + false_negatives(y_true, y_pred, threshold=threshold))
+    return _rate("recall", y_true, y_pred, threshold, "tp", "fn")
 
 
 def sensitivity(
@@ -222,8 +237,7 @@ def specificity(
     >>> float(specificity(jnp.array([1, 0, 0]), jnp.array([0.9, 0.8, 0.1])))
     0.5
     """
-    tn = true_negatives(y_true, y_pred, threshold=threshold)
-    return _rate(tn, tn + false_positives(y_true, y_pred, threshold=threshold))
+    return _rate("specificity", y_true, y_pred, threshold, "tn", "fp")
 
 
 def accuracy(

@@ -60,6 +60,13 @@ def _alpha(x: jax.Array, keep: jax.Array, rate: float) -> jax.Array:
     return (a * y + b).astype(x.dtype)
 
 
+def _drop(where, x, shape, rate, key, mode, apply) -> jax.Array:
+    """``apply(x, keep, rate)`` with a ``keep`` mask of ``shape`` when active, else ``x``."""
+    if not _is_active(rate, key, mode, where):
+        return x
+    return apply(x, _keep_mask(key, rate, shape), rate)
+
+
 def dropout(
     x: jax.Array,
     *,
@@ -84,9 +91,7 @@ def dropout(
     >>> dropout(x, rate=0.5, key=jax.random.key(0), mode="train").shape
     (4, 8)
     """
-    if not _is_active(rate, key, mode, "dropout"):
-        return x
-    return _inverted(x, _keep_mask(key, rate, x.shape), rate)
+    return _drop("dropout", x, x.shape, rate, key, mode, _inverted)
 
 
 def alpha_dropout(
@@ -114,9 +119,7 @@ def alpha_dropout(
     >>> alpha_dropout(x, rate=0.1, key=jax.random.key(0), mode="train").shape
     (4, 8)
     """
-    if not _is_active(rate, key, mode, "alpha_dropout"):
-        return x
-    return _alpha(x, _keep_mask(key, rate, x.shape), rate)
+    return _drop("alpha_dropout", x, x.shape, rate, key, mode, _alpha)
 
 
 def feature_alpha_dropout(
@@ -145,9 +148,7 @@ def feature_alpha_dropout(
     (2, 5, 5, 3)
     """
     shape = _feature_shape(x, channels, "feature_alpha_dropout")
-    if not _is_active(rate, key, mode, "feature_alpha_dropout"):
-        return x
-    return _alpha(x, _keep_mask(key, rate, shape), rate)
+    return _drop("feature_alpha_dropout", x, shape, rate, key, mode, _alpha)
 
 
 def spatial_dropout(
@@ -176,6 +177,4 @@ def spatial_dropout(
     (2, 5, 5, 3)
     """
     shape = _feature_shape(x, channels, "spatial_dropout")
-    if not _is_active(rate, key, mode, "spatial_dropout"):
-        return x
-    return _inverted(x, _keep_mask(key, rate, shape), rate)
+    return _drop("spatial_dropout", x, shape, rate, key, mode, _inverted)

@@ -39,6 +39,7 @@ POOLS = [
     ("AveragePool", avg_pool, {"count_include_pad": True}),
     ("LpPool", lp_pool, {}),
 ]
+POOL_IDS = [f"{op}-{i}" for i, (op, _, _) in enumerate(POOLS)]
 
 
 def to_layout(a: np.ndarray, channels: str) -> jnp.ndarray:
@@ -71,7 +72,7 @@ def random(*shape: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("channels", ["first", "last"])
-@pytest.mark.parametrize(("op_type", "layer", "options"), POOLS, ids=lambda p: str(p))
+@pytest.mark.parametrize(("op_type", "layer", "options"), POOLS, ids=POOL_IDS)
 @pytest.mark.parametrize("case", POOL_CASES)
 def test_pool_matches_onnx(onnx_node, case, op_type, layer, options, channels):
     spatial, kernel, strides, padding, dilations, ceil_mode = case
@@ -100,7 +101,7 @@ def test_lp_pool_norm_matches_reference_evaluator(onnx_node, norm):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize(("op_type", "layer", "options"), POOLS, ids=lambda p: str(p))
+@pytest.mark.parametrize(("op_type", "layer", "options"), POOLS, ids=POOL_IDS)
 def test_pool_bfloat16_keeps_dtype(onnx_node, op_type, layer, options):
     x = random(1, 2, 6, 6)
     attributes = {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}
