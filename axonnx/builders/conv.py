@@ -14,6 +14,7 @@ from axonnx.builders._params import (
     with_activation,
 )
 from axonnx.builders.core import make
+from axonnx.builders.linear import kernel_params
 from axonnx.node import Node
 from axonnx.ops import register_op
 
@@ -48,6 +49,11 @@ def _spatial_rank(x: Node) -> int:
     return len(x.shape) - 2
 
 
+def _in_window(op: str, x: Node, kernel_size: Ints, channels: str) -> tuple[int, tuple[int, ...]]:
+    """The input channel count and the per-axis kernel size of a convolution."""
+    return channel_count(x, channels, op), _window(kernel_size, _spatial_rank(x))
+
+
 def conv(
     x: Node,
     filters: int,
@@ -73,13 +79,8 @@ def conv(
     >>> ax.input("x", shape=(None, 28, 28, 1)).conv(8, 3, padding="same").shape
     (None, 28, 28, 8)
     """
-    in_channels = channel_count(x, channels, "conv")
-    window = _window(kernel_size, _spatial_rank(x))
-    params = [
-        weight("kernel", (filters, in_channels // feature_group_count, *window), kernel_initializer)
-    ]
-    if use_bias:
-        params.append(weight("bias", (filters,), bias_initializer))
+    in_channels, window = _in_window("conv", x, kernel_size, channels)
+    kernel = (filters, in_channels // feature_group_count, *window)
     options = {
         "strides": strides,
         "padding": padding,
@@ -88,6 +89,7 @@ def conv(
         "feature_group_count": feature_group_count,
         "channels": channels,
     }
+    params = kernel_params(kernel, filters, use_bias, kernel_initializer, bias_initializer)
     return with_activation(make("conv", (x,), params, options, name=name), activation)
 
 
@@ -114,13 +116,8 @@ def conv_transpose(
     >>> ax.input("x", shape=(None, 8, 8, 4)).conv_transpose(2, 2, strides=2).shape
     (None, 16, 16, 2)
     """
-    in_channels = channel_count(x, channels, "conv_transpose")
-    window = _window(kernel_size, _spatial_rank(x))
-    params = [
-        weight("kernel", (in_channels, filters // feature_group_count, *window), kernel_initializer)
-    ]
-    if use_bias:
-        params.append(weight("bias", (filters,), bias_initializer))
+    in_channels, window = _in_window("conv_transpose", x, kernel_size, channels)
+    kernel = (in_channels, filters // feature_group_count, *window)
     options = {
         "strides": strides,
         "padding": padding,
@@ -129,6 +126,7 @@ def conv_transpose(
         "feature_group_count": feature_group_count,
         "channels": channels,
     }
+    params = kernel_params(kernel, filters, use_bias, kernel_initializer, bias_initializer)
     return with_activation(make("conv_transpose", (x,), params, options, name=name), activation)
 
 
@@ -154,12 +152,8 @@ def depthwise_conv(
     >>> ax.input("x", shape=(None, 8, 8, 3)).depthwise_conv(2, 3).shape
     (None, 6, 6, 6)
     """
-    in_channels = channel_count(x, channels, "depthwise_conv")
-    window = _window(kernel_size, _spatial_rank(x))
+    in_channels, window = _in_window("depthwise_conv", x, kernel_size, channels)
     out = in_channels * channel_multiplier
-    params = [weight("kernel", (out, 1, *window), kernel_initializer)]
-    if use_bias:
-        params.append(weight("bias", (out,), bias_initializer))
     options = {
         "strides": strides,
         "padding": padding,
@@ -168,6 +162,7 @@ def depthwise_conv(
         "channels": channels,
         "channel_multiplier": channel_multiplier,
     }
+    params = kernel_params((out, 1, *window), out, use_bias, kernel_initializer, bias_initializer)
     return with_activation(make("depthwise_conv", (x,), params, options, name=name), activation)
 
 
@@ -180,9 +175,8 @@ def _separable(
     kernel_initializer: Initializer,
     name: str | None,
 ) -> Node:
-    in_channels = channel_count(x, options["channels"], op)
-    spatial = _spatial_rank(x)
-    window = _window(kernel_size, spatial)
+    in_channels, window = _in_window(op, x, kernel_size, options["channels"])
+    spatial = len(window)
     out = in_channels * multiplier
     params = []
     for axis in range(spatial):

@@ -5,12 +5,27 @@ from __future__ import annotations
 from axonnx import layers
 from axonnx.builders._params import Initializer, check_rank, known_dim, weight, with_activation
 from axonnx.builders.core import make
-from axonnx.node import Node
+from axonnx.node import Node, ParamSpec
 from axonnx.ops import register_op
 
 __all__ = ["bilinear", "dense", "embedding"]
 
 _BATCH_HINT = "Add a batch dimension, e.g. shape=(None, features)."
+
+
+def kernel_params(
+    kernel_shape: tuple[int, ...],
+    units: int,
+    use_bias: bool,
+    kernel_initializer: Initializer,
+    bias_initializer: Initializer,
+) -> list[ParamSpec]:
+    """A `kernel` of `kernel_shape`, then a `bias` (units,) when `use_bias`; shared by the
+    dense and convolution builders."""
+    params = [weight("kernel", kernel_shape, kernel_initializer)]
+    if use_bias:
+        params.append(weight("bias", (units,), bias_initializer))
+    return params
 
 
 def dense(
@@ -33,9 +48,7 @@ def dense(
     """
     check_rank(x, 2, "dense", _BATCH_HINT)
     features = known_dim(x, -1, "dense", _BATCH_HINT)
-    params = [weight("kernel", (features, units), kernel_initializer)]
-    if use_bias:
-        params.append(weight("bias", (units,), bias_initializer))
+    params = kernel_params((features, units), units, use_bias, kernel_initializer, bias_initializer)
     return with_activation(make("dense", (x,), params, name=name), activation)
 
 
@@ -61,9 +74,7 @@ def bilinear(
     """
     in1 = known_dim(x1, -1, "bilinear", _BATCH_HINT)
     in2 = known_dim(x2, -1, "bilinear", _BATCH_HINT)
-    params = [weight("kernel", (units, in1, in2), kernel_initializer)]
-    if use_bias:
-        params.append(weight("bias", (units,), bias_initializer))
+    params = kernel_params((units, in1, in2), units, use_bias, kernel_initializer, bias_initializer)
     return with_activation(make("bilinear", (x1, x2), params, name=name), activation)
 
 

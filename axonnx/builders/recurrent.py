@@ -21,6 +21,12 @@ def _directions(direction: str) -> int:
     return 2 if direction == "bidirectional" else 1
 
 
+def _sequence_node(op: str, x: Node, params: list, options: dict, name: str | None):
+    """A recurrent node, split into its `(outputs, state)` nodes."""
+    node = make(op, (x,), params, options, name=name)
+    return getitem(node, 0), getitem(node, 1)
+
+
 def _recurrent(
     op: str,
     x: Node,
@@ -39,8 +45,7 @@ def _recurrent(
         weight("hidden_kernel", (dirs, units, gates * units), recurrent_initializer),
         weight("bias", (dirs, 2 * gates * units), "zeros"),
     ]
-    node = make(op, (x,), params, {"direction": direction}, name=name)
-    return getitem(node, 0), getitem(node, 1)
+    return _sequence_node(op, x, params, {"direction": direction}, name)
 
 
 def lstm(
@@ -105,8 +110,7 @@ def conv_lstm(
         weight("hidden_kernel", (*window, units, 4 * units), kernel_initializer),
         weight("bias", (4 * units,), "zeros"),
     ]
-    node = make("conv_lstm", (x,), params, {"strides": strides}, name=name)
-    return getitem(node, 0), getitem(node, 1)
+    return _sequence_node("conv_lstm", x, params, {"strides": strides}, name)
 
 
 def _attention(

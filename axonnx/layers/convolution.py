@@ -37,9 +37,20 @@ def _check_ranks(where: str, x: jax.Array, kernel: jax.Array, channels: str) -> 
     return x.ndim - 2
 
 
-def _promote(x: jax.Array, kernel: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _convolve(x, kernel, bias, strides, pads, lhs_dilation, rhs_dilation, groups, channels):
+    """``lax.conv_general_dilated`` in the promoted dtype, then the channel bias."""
     dtype = jnp.result_type(x, kernel)
-    return x.astype(dtype), kernel.astype(dtype)
+    y = lax.conv_general_dilated(
+        x.astype(dtype),
+        kernel.astype(dtype),
+        strides,
+        pads,
+        lhs_dilation,
+        rhs_dilation,
+        conv_dimension_numbers(x.ndim, channels),
+        groups,
+    )
+    return add_channel_bias(y, bias, channels)
 
 
 def conv(
@@ -85,18 +96,9 @@ def conv(
     ]
     totals = same_totals(sizes, kernel.shape[2:], strides, rhs_dilation)
     pads = resolve_padding(padding, totals)
-    x, kernel = _promote(x, kernel)
-    y = lax.conv_general_dilated(
-        x,
-        kernel,
-        strides,
-        pads,
-        lhs_dilation,
-        rhs_dilation,
-        conv_dimension_numbers(x.ndim, channels),
-        feature_group_count,
+    return _convolve(
+        x, kernel, bias, strides, pads, lhs_dilation, rhs_dilation, feature_group_count, channels
     )
-    return add_channel_bias(y, bias, channels)
 
 
 def _forward_kernel(kernel: jax.Array, groups: int) -> jax.Array:
@@ -154,18 +156,10 @@ def conv_transpose(
     pads = [
         (e - lo, e - hi + op) for e, (lo, hi), op in zip(edges, crops, output_padding, strict=True)
     ]
-    x, kernel = _promote(x, kernel)
-    y = lax.conv_general_dilated(
-        x,
-        _forward_kernel(kernel, feature_group_count),
-        (1,) * n,
-        pads,
-        strides,
-        dilation,
-        conv_dimension_numbers(x.ndim, channels),
-        feature_group_count,
+    forward = _forward_kernel(kernel, feature_group_count)
+    return _convolve(
+        x, forward, bias, (1,) * n, pads, strides, dilation, feature_group_count, channels
     )
-    return add_channel_bias(y, bias, channels)
 
 
 def depthwise_conv(

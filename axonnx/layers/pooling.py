@@ -252,6 +252,12 @@ def adaptive_lp_pool(
     return summed ** (1 / norm)
 
 
+def _global(where: str, x: jax.Array, reduce: Callable, keep_axes: bool, channels: str):
+    """``reduce`` over all spatial axes of ``x``."""
+    check_channels(channels, where)
+    return reduce(x, axis=spatial_axes(x.ndim, channels), keepdims=keep_axes)
+
+
 def global_avg_pool(x: jax.Array, *, keep_axes: bool = False, channels: str = "last") -> jax.Array:
     """Mean over all spatial axes (ONNX ``GlobalAveragePool`` with ``keep_axes=True``).
 
@@ -266,8 +272,7 @@ def global_avg_pool(x: jax.Array, *, keep_axes: bool = False, channels: str = "l
     >>> global_avg_pool(jnp.ones((2, 4, 4, 3))).shape
     (2, 3)
     """
-    check_channels(channels, "global_avg_pool")
-    return jnp.mean(x, axis=spatial_axes(x.ndim, channels), keepdims=keep_axes)
+    return _global("global_avg_pool", x, jnp.mean, keep_axes, channels)
 
 
 def global_max_pool(x: jax.Array, *, keep_axes: bool = False, channels: str = "last") -> jax.Array:
@@ -284,8 +289,7 @@ def global_max_pool(x: jax.Array, *, keep_axes: bool = False, channels: str = "l
     >>> global_max_pool(jnp.ones((2, 4, 4, 3)), keep_axes=True).shape
     (2, 1, 1, 3)
     """
-    check_channels(channels, "global_max_pool")
-    return jnp.max(x, axis=spatial_axes(x.ndim, channels), keepdims=keep_axes)
+    return _global("global_max_pool", x, jnp.max, keep_axes, channels)
 
 
 def global_lp_pool(
@@ -305,6 +309,5 @@ def global_lp_pool(
     >>> global_lp_pool(jnp.array([[[3.0], [4.0]]]))
     Array([[5.]], dtype=float32)
     """
-    check_channels(channels, "global_lp_pool")
-    axes = spatial_axes(x.ndim, channels)
-    return jnp.sum(jnp.abs(x) ** norm, axis=axes, keepdims=keep_axes) ** (1 / norm)
+    summed = _global("global_lp_pool", jnp.abs(x) ** norm, jnp.sum, keep_axes, channels)
+    return summed ** (1 / norm)

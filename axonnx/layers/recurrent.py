@@ -79,6 +79,14 @@ def _num_directions(direction: str, input_kernel: jax.Array, where: str) -> int:
     return num_dirs
 
 
+def _kernels(where, x, input_kernel, hidden_kernel, gates: int, direction: str):
+    """Checks the kernels of ``lstm`` / ``gru``; returns (compute dtype, directions, hidden)."""
+    num_dirs = _num_directions(direction, input_kernel, where)
+    hidden = hidden_kernel.shape[1]
+    _check_shape(where, "hidden_kernel", hidden_kernel, (num_dirs, hidden, gates * hidden))
+    return _compute_dtype(x), num_dirs, hidden
+
+
 def _check_shape(where: str, name: str, array: jax.Array, expected: tuple[int, ...]) -> None:
     if tuple(array.shape) != tuple(expected):
         raise ValueError(f"{where}: expected {name} of shape {expected}, got {array.shape}.")
@@ -288,10 +296,7 @@ def lstm(
     >>> y.shape, h.shape
     ((2, 5, 1, 4), (1, 2, 4))
     """
-    dtype = _compute_dtype(x)
-    num_dirs = _num_directions(direction, input_kernel, "lstm")
-    hidden = hidden_kernel.shape[1]
-    _check_shape("lstm", "hidden_kernel", hidden_kernel, (num_dirs, hidden, 4 * hidden))
+    dtype, num_dirs, hidden = _kernels("lstm", x, input_kernel, hidden_kernel, 4, direction)
     state_shape = (num_dirs, x.shape[0], hidden)
     init = (
         _initial(hidden_state, state_shape, dtype, "lstm", "hidden_state"),
@@ -428,10 +433,7 @@ def gru(
     >>> y.shape, h.shape
     ((2, 5, 1, 4), (1, 2, 4))
     """
-    dtype = _compute_dtype(x)
-    num_dirs = _num_directions(direction, input_kernel, "gru")
-    hidden = hidden_kernel.shape[1]
-    _check_shape("gru", "hidden_kernel", hidden_kernel, (num_dirs, hidden, 3 * hidden))
+    dtype, num_dirs, hidden = _kernels("gru", x, input_kernel, hidden_kernel, 3, direction)
     init = (_initial(hidden_state, (num_dirs, x.shape[0], hidden), dtype, "gru", "hidden_state"),)
     input_bias, hidden_bias = _split_bias(bias, (num_dirs,), 3 * hidden, dtype)
     acts = _per_direction(activations, 2, num_dirs, "gru")

@@ -5,30 +5,12 @@ from __future__ import annotations
 
 import math
 
-import jax
 import numpy as np
 from onnx import helper as oh
 from onnx.reference import ReferenceEvaluator
 
-from axonnx.converters.backend import AxonnxRep
 
-
-def _model(node, inputs: dict, opset: int):
-    values = [
-        oh.make_tensor_value_info(n, oh.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-        for n, v in inputs.items()
-    ]
-    outputs = [oh.make_empty_tensor_value_info(o) for o in node.output]
-    graph = oh.make_graph([node], "one_node", values, outputs)
-    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)])
-
-
-def _run(model, inputs):
-    with jax.enable_x64(True):
-        return AxonnxRep(model).run(dict(inputs))
-
-
-def test_tfidf_vectorizer_strings_with_skips_matches_reference():
+def test_tfidf_vectorizer_strings_with_skips_matches_reference(one_node):
     node = oh.make_node(
         "TfIdfVectorizer",
         ["x"],
@@ -43,9 +25,9 @@ def test_tfidf_vectorizer_strings_with_skips_matches_reference():
         weights=[0.5, 1.0, 2.0, 3.0, 4.0],
     )
     x = np.array([["a", "b", "c", "a", "z"], ["c", "a", "x", "a", "b"]], dtype=object)
-    model = _model(node, {"x": x}, 9)
+    model = one_node.model(node, {"x": x}, 9)
     (expected,) = ReferenceEvaluator(model).run(None, {"x": x})
-    (actual,) = _run(model, {"x": x})
+    (actual,) = one_node.run(model, {"x": x})
     np.testing.assert_allclose(actual, expected)
     assert actual.dtype == np.float32
 
@@ -68,12 +50,14 @@ def _caffe_max_roi_pool(x, rois, pooled_shape, scale):
     return out
 
 
-def test_max_roi_pool_matches_caffe_definition():
+def test_max_roi_pool_matches_caffe_definition(one_node):
     x = np.random.default_rng(0).normal(size=(2, 3, 8, 10)).astype(np.float32)
     rois = np.array(
         [[0, 0, 0, 9, 7], [1, 2.4, 1.6, 6.2, 5.5], [1, 7, 6, 30, 20], [0, 3, 3, 3, 3]],
         np.float32,
     )
     node = oh.make_node("MaxRoiPool", ["x", "rois"], ["y"], pooled_shape=[3, 2], spatial_scale=0.8)
-    (actual,) = _run(_model(node, {"x": x, "rois": rois}, 22), {"x": x, "rois": rois})
+    (actual,) = one_node.run(
+        one_node.model(node, {"x": x, "rois": rois}, 22), {"x": x, "rois": rois}
+    )
     np.testing.assert_allclose(actual, _caffe_max_roi_pool(x, rois, (3, 2), 0.8))

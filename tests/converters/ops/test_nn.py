@@ -4,65 +4,24 @@ compared with onnx's reference evaluator or a NumPy formula."""
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 import pytest
 from onnx import helper as oh
-from onnx import numpy_helper
-from onnx.reference import ReferenceEvaluator
-
-from axonnx.converters.backend import AxonnxRep
 
 RNG = np.random.default_rng(0)
 IMAGE = RNG.normal(size=(2, 3, 7, 6)).astype(np.float32)
 
 
-def one_node_model(node, inputs: dict, opset: int, constants: dict | None = None):
-    """A model of `node` alone: graph inputs typed from `inputs`, initializers from
-    `constants`."""
-    values = [
-        oh.make_tensor_value_info(n, oh.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-        for n, v in inputs.items()
-    ]
-    initializers = [numpy_helper.from_array(v, n) for n, v in (constants or {}).items()]
-    outputs = [oh.make_empty_tensor_value_info(o) for o in node.output]
-    graph = oh.make_graph([node], "one_node", values, outputs, initializers)
-    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)])
-
-
-def run_axonnx(node, inputs: dict, opset: int, constants: dict | None = None) -> list:
-    model = one_node_model(node, inputs, opset, constants)
-    with jax.enable_x64(True), jax.numpy_rank_promotion("allow"):
-        return list(AxonnxRep(model).run(dict(inputs)))
-
-
-def run_reference(node, inputs: dict, opset: int, constants: dict | None = None) -> list:
-    model = one_node_model(node, inputs, opset, constants)
-    return list(ReferenceEvaluator(model).run(None, inputs))
-
-
-def assert_close(actual: list, expected: list, rtol=1e-5, atol=1e-6) -> None:
-    assert len(actual) == len(expected)
-    for got, want in zip(actual, expected, strict=True):
-        assert got.dtype == want.dtype, (got.dtype, want.dtype)
-        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
-
-
-def assert_same(node, inputs: dict, opset: int, constants: dict | None = None, **tol) -> None:
-    expected = run_reference(node, inputs, opset, constants)
-    assert_close(run_axonnx(node, inputs, opset, constants), expected, **tol)
-
-
 # ---------------------------------------------------------------- pooling
 
 
-def test_max_pool_opset_7_has_one_output():
+def test_max_pool_opset_7_has_one_output(one_node):
     node = oh.make_node("MaxPool", ["x"], ["y"], kernel_shape=[3, 2], pads=[1, 1, 1, 1])
-    assert_same(node, {"x": IMAGE}, 7)
+    one_node.assert_same(node, {"x": IMAGE}, 7)
 
 
 @pytest.mark.parametrize("storage_order", [0, 1])
-def test_max_pool_indices_with_ceil_mode_dilations_and_storage_order(storage_order):
+def test_max_pool_indices_with_ceil_mode_dilations_and_storage_order(one_node, storage_order):
     node = oh.make_node(
         "MaxPool",
         ["x"],
@@ -74,20 +33,20 @@ def test_max_pool_indices_with_ceil_mode_dilations_and_storage_order(storage_ord
         ceil_mode=1,
         storage_order=storage_order,
     )
-    assert_same(node, {"x": IMAGE}, 12)
+    one_node.assert_same(node, {"x": IMAGE}, 12)
 
 
-def test_lp_pool_p3_same_lower():
+def test_lp_pool_p3_same_lower(one_node):
     node = oh.make_node(
         "LpPool", ["x"], ["y"], kernel_shape=[3, 3], p=3, auto_pad="SAME_LOWER", strides=[2, 2]
     )
-    assert_same(node, {"x": IMAGE}, 18, rtol=1e-4)
+    one_node.assert_same(node, {"x": IMAGE}, 18, rtol=1e-4)
 
 
 # ---------------------------------------------------------------- convolution
 
 
-def test_conv_transpose_output_shape_with_same_upper():
+def test_conv_transpose_output_shape_with_same_upper(one_node):
     w = RNG.normal(size=(3, 4, 3, 3)).astype(np.float32)
     node = oh.make_node(
         "ConvTranspose",
@@ -97,47 +56,47 @@ def test_conv_transpose_output_shape_with_same_upper():
         output_shape=[13, 11],
         auto_pad="SAME_UPPER",
     )
-    assert_same(node, {"x": IMAGE}, 22, {"w": w}, rtol=1e-4, atol=1e-5)
+    one_node.assert_same(node, {"x": IMAGE}, 22, {"w": w}, rtol=1e-4, atol=1e-5)
 
 
-def test_grouped_conv_1d_same_lower_dilated():
+def test_grouped_conv_1d_same_lower_dilated(one_node):
     x = RNG.normal(size=(2, 4, 9)).astype(np.float32)
     w = RNG.normal(size=(6, 2, 3)).astype(np.float32)
     node = oh.make_node(
         "Conv", ["x", "w"], ["y"], group=2, dilations=[2], auto_pad="SAME_LOWER", strides=[2]
     )
-    assert_same(node, {"x": x}, 11, {"w": w}, rtol=1e-4, atol=1e-5)
+    one_node.assert_same(node, {"x": x}, 11, {"w": w}, rtol=1e-4, atol=1e-5)
 
 
 # ---------------------------------------------------------------- resizing
 
 
-def test_resize_10_and_upsample_repeat_for_integer_scales():
+def test_resize_10_and_upsample_repeat_for_integer_scales(one_node):
     scales = np.array([1, 1, 2, 3], np.float32)
     expected = IMAGE.repeat(2, axis=2).repeat(3, axis=3)
     resize = oh.make_node("Resize", ["x", "s"], ["y"], mode="nearest")
-    assert_close(run_axonnx(resize, {"x": IMAGE}, 10, {"s": scales}), [expected])
+    one_node.compare(one_node.run_node(resize, {"x": IMAGE}, 10, {"s": scales}), [expected])
     upsample_9 = oh.make_node("Upsample", ["x", "s"], ["y"], mode="nearest")
-    assert_close(run_axonnx(upsample_9, {"x": IMAGE}, 9, {"s": scales}), [expected])
+    one_node.compare(one_node.run_node(upsample_9, {"x": IMAGE}, 9, {"s": scales}), [expected])
     upsample_7 = oh.make_node("Upsample", ["x"], ["y"], mode="nearest", scales=list(scales))
-    assert_close(run_axonnx(upsample_7, {"x": IMAGE}, 7), [expected])
+    one_node.compare(one_node.run_node(upsample_7, {"x": IMAGE}, 7), [expected])
 
 
-def test_resize_10_linear_is_asymmetric():
+def test_resize_10_linear_is_asymmetric(one_node):
     scales = np.array([1, 1, 1.5, 0.5], np.float32)
     old = oh.make_node("Resize", ["x", "s"], ["y"], mode="linear")
     new = oh.make_node(
         "Resize", ["x", "", "s"], ["y"], mode="linear", coordinate_transformation_mode="asymmetric"
     )
-    expected = run_reference(new, {"x": IMAGE}, 13, {"s": scales})
-    assert_close(run_axonnx(old, {"x": IMAGE}, 10, {"s": scales}), expected)
+    expected = one_node.reference_node(new, {"x": IMAGE}, 13, {"s": scales})
+    one_node.compare(one_node.run_node(old, {"x": IMAGE}, 10, {"s": scales}), expected)
 
 
-def test_resize_uint8_linear_rounds_and_sizes_from_graph_input():
+def test_resize_uint8_linear_rounds_and_sizes_from_graph_input(one_node):
     x = RNG.integers(0, 255, size=(1, 2, 5, 4)).astype(np.uint8)
     sizes = np.array([1, 2, 8, 7], np.int64)
     node = oh.make_node("Resize", ["x", "", "", "sizes"], ["y"], mode="linear")
-    assert_same(node, {"x": x, "sizes": sizes}, 19)
+    one_node.assert_same(node, {"x": x, "sizes": sizes}, 19)
 
 
 # ---------------------------------------------------------------- sampling
@@ -149,7 +108,7 @@ def _grid(shape) -> np.ndarray:
 
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("align_corners", [0, 1])
-def test_grid_sample_cubic_padding_modes(padding_mode, align_corners):
+def test_grid_sample_cubic_padding_modes(one_node, padding_mode, align_corners):
     node = oh.make_node(
         "GridSample",
         ["x", "g"],
@@ -158,14 +117,19 @@ def test_grid_sample_cubic_padding_modes(padding_mode, align_corners):
         padding_mode=padding_mode,
         align_corners=align_corners,
     )
-    assert_same(node, {"x": IMAGE, "g": _grid((2, 4, 5, 2))}, 20, rtol=1e-4, atol=1e-5)
+    one_node.assert_same(node, {"x": IMAGE, "g": _grid((2, 4, 5, 2))}, 20, rtol=1e-4, atol=1e-5)
 
 
-def test_grid_sample_16_names():
+def test_grid_sample_16_names(one_node):
     inputs = {"x": IMAGE, "g": _grid((2, 4, 5, 2))}
     old = oh.make_node("GridSample", ["x", "g"], ["y"], mode="bicubic", padding_mode="border")
     new = oh.make_node("GridSample", ["x", "g"], ["y"], mode="cubic", padding_mode="border")
-    assert_close(run_axonnx(old, inputs, 16), run_reference(new, inputs, 20), rtol=1e-4, atol=1e-5)
+    one_node.compare(
+        one_node.run_node(old, inputs, 16),
+        one_node.reference_node(new, inputs, 20),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 ROIS = np.array([[0.5, 0.5, 4.0, 5.5], [1.0, 0.0, 5.9, 3.0], [-2.0, -1.0, 9.0, 12.0]], np.float32)
@@ -173,7 +137,7 @@ BATCH = np.array([0, 1, 1], np.int64)
 
 
 @pytest.mark.parametrize("mode", ["avg", "max"])
-def test_roi_align_adaptive_sampling_under_jit(mode):
+def test_roi_align_adaptive_sampling_under_jit(one_node, mode):
     node = oh.make_node(
         "RoiAlign",
         ["x", "rois", "b"],
@@ -184,10 +148,10 @@ def test_roi_align_adaptive_sampling_under_jit(mode):
         sampling_ratio=0,
         spatial_scale=0.8,
     )
-    assert_same(node, {"x": IMAGE, "rois": ROIS, "b": BATCH}, 22, rtol=1e-4, atol=1e-5)
+    one_node.assert_same(node, {"x": IMAGE, "rois": ROIS, "b": BATCH}, 22, rtol=1e-4, atol=1e-5)
 
 
-def test_roi_align_10_has_no_half_pixel_shift():
+def test_roi_align_10_has_no_half_pixel_shift(one_node):
     inputs = {"x": IMAGE, "rois": ROIS, "b": BATCH}
     attrs = {"output_height": 2, "output_width": 2, "sampling_ratio": 2}
     old = oh.make_node("RoiAlign", ["x", "rois", "b"], ["y"], **attrs)
@@ -198,13 +162,18 @@ def test_roi_align_10_has_no_half_pixel_shift():
         **attrs,
         coordinate_transformation_mode="output_half_pixel",
     )
-    assert_close(run_axonnx(old, inputs, 10), run_reference(new, inputs, 16), rtol=1e-4, atol=1e-5)
+    one_node.compare(
+        one_node.run_node(old, inputs, 10),
+        one_node.reference_node(new, inputs, 16),
+        rtol=1e-4,
+        atol=1e-5,
+    )
 
 
 # ---------------------------------------------------------------- normalization
 
 
-def test_batch_normalization_7_spatial_0():
+def test_batch_normalization_7_spatial_0(one_node):
     stats = [RNG.uniform(0.5, 1.5, size=(3, 7, 6)).astype(np.float32) for _ in range(4)]
     scale, bias, mean, var = stats
     node = oh.make_node(
@@ -212,24 +181,24 @@ def test_batch_normalization_7_spatial_0():
     )
     constants = dict(zip("sbmv", stats, strict=True))
     expected = (IMAGE - mean) / np.sqrt(var + 1e-3) * scale + bias
-    assert_close(run_axonnx(node, {"x": IMAGE}, 7, constants), [expected], rtol=1e-5)
+    one_node.compare(one_node.run_node(node, {"x": IMAGE}, 7, constants), [expected], rtol=1e-5)
 
 
-def test_group_normalization_18_scale_per_group():
+def test_group_normalization_18_scale_per_group(one_node):
     x = RNG.normal(size=(2, 6, 3, 2)).astype(np.float32)
     constants = {
         "s": np.array([0.5, 2.0, -1.0], np.float32),
         "b": np.array([0.1, 0.0, 0.3], np.float32),
     }
     node = oh.make_node("GroupNormalization", ["x", "s", "b"], ["y"], num_groups=3)
-    assert_same(node, {"x": x}, 18, constants, rtol=1e-4, atol=1e-5)
+    one_node.assert_same(node, {"x": x}, 18, constants, rtol=1e-4, atol=1e-5)
 
 
-def test_layer_normalization_float16_stash_outputs():
+def test_layer_normalization_float16_stash_outputs(one_node):
     x = RNG.normal(size=(2, 3, 4)).astype(np.float16)
     constants = {"s": np.ones(4, np.float16)}
     node = oh.make_node("LayerNormalization", ["x", "s"], ["y", "mean", "inv_std"], axis=-1)
-    y, mean, inv_std = run_axonnx(node, {"x": x}, 17, constants)
+    y, mean, inv_std = one_node.run_node(node, {"x": x}, 17, constants)
     assert (y.dtype, mean.dtype, inv_std.dtype) == (np.float16, np.float32, np.float32)
     np.testing.assert_allclose(mean[..., 0], x.astype(np.float32).mean(-1), rtol=1e-3)
 
@@ -238,16 +207,16 @@ def test_layer_normalization_float16_stash_outputs():
 
 
 @pytest.mark.parametrize(("opset", "mask_dtype"), [(7, np.float32), (10, np.bool_)])
-def test_old_dropout_is_identity_with_full_mask(opset, mask_dtype):
+def test_old_dropout_is_identity_with_full_mask(one_node, opset, mask_dtype):
     node = oh.make_node("Dropout", ["x"], ["y", "mask"], ratio=0.3)
-    y, mask = run_axonnx(node, {"x": IMAGE}, opset)
+    y, mask = one_node.run_node(node, {"x": IMAGE}, opset)
     np.testing.assert_array_equal(y, IMAGE)
     assert mask.dtype == mask_dtype and mask.all()
 
 
-def test_training_dropout_scales_kept_elements():
+def test_training_dropout_scales_kept_elements(one_node):
     node = oh.make_node("Dropout", ["x", "r", "t"], ["y", "mask"], seed=3)
     constants = {"r": np.array(0.5, np.float32), "t": np.array(True)}
-    y, mask = run_axonnx(node, {"x": IMAGE}, 22, constants)
+    y, mask = one_node.run_node(node, {"x": IMAGE}, 22, constants)
     assert mask.dtype == np.bool_ and 0 < mask.mean() < 1
     np.testing.assert_allclose(y, np.where(mask, IMAGE * 2, 0), rtol=1e-6)

@@ -4,55 +4,18 @@ compared with onnx's reference evaluator."""
 
 from __future__ import annotations
 
-import jax
 import numpy as np
 import onnx
 import pytest
 from onnx import helper as oh
-from onnx import numpy_helper
-from onnx.reference import ReferenceEvaluator
 
-from axonnx.converters.backend import AxonnxRep
 from axonnx.errors import ShapeError
 
 TRAINING = "ai.onnx.preview.training"
 
 
-def one_node_model(
-    node: onnx.NodeProto, inputs: dict, opset: int, constants: dict | None = None
-) -> onnx.ModelProto:
-    """A model of `node` alone: graph inputs typed from `inputs`, initializers from
-    `constants`."""
-    values = [
-        oh.make_tensor_value_info(n, oh.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-        for n, v in inputs.items()
-    ]
-    initializers = [numpy_helper.from_array(v, n) for n, v in (constants or {}).items()]
-    outputs = [oh.make_empty_tensor_value_info(o) for o in node.output if o]
-    graph = oh.make_graph([node], "one_node", values, outputs, initializers)
-    opsets = [oh.make_opsetid("", opset)]
-    if node.domain == TRAINING:
-        opsets.append(oh.make_opsetid(TRAINING, 1))
-    return oh.make_model(graph, opset_imports=opsets)
-
-
-def run_axonnx(model: onnx.ModelProto, inputs: dict) -> list[np.ndarray]:
-    with jax.enable_x64(True), jax.numpy_rank_promotion("allow"):
-        return list(AxonnxRep(model).run(dict(inputs)))
-
-
-def assert_same(node, inputs: dict, opset: int, constants: dict | None = None) -> None:
-    model = one_node_model(node, inputs, opset, constants)
-    expected = ReferenceEvaluator(model).run(None, inputs)
-    actual = run_axonnx(model, inputs)
-    assert len(actual) == len(expected)
-    for got, want in zip(actual, expected, strict=True):
-        want = np.asarray(want)
-        assert got.dtype == want.dtype, (got.dtype, want.dtype)
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-
-
 RNG = np.random.default_rng(0)
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-6}
 X = RNG.normal(size=(2, 3, 4)).astype(np.float32)
 XI = RNG.integers(-5, 6, size=(2, 3, 4)).astype(np.int32)
 TIES = np.array([[3, 1, 3, 2, 1], [0, 0, 5, 5, 0]], np.float32)
@@ -192,9 +155,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_matches_reference(name):
+def test_matches_reference(one_node, name):
     op_node, inputs, opset, constants = CASES[name]
-    assert_same(op_node, inputs, opset, constants)
+    one_node.assert_same(op_node, inputs, opset, constants, **TOLERANCE)
 
 
 def _training_inputs(groups: int) -> dict:
@@ -215,43 +178,43 @@ def _training_inputs(groups: int) -> dict:
         ("Momentum", 3, {"alpha": 0.9, "beta": 0.5, "mode": "nesterov", "norm_coefficient": 0.1}),
     ],
 )
-def test_training_ops_at_step_zero(op, groups, attrs):
+def test_training_ops_at_step_zero(one_node, op, groups, attrs):
     inputs = _training_inputs(groups)
     if op == "Adagrad":  # Adagrad's third group is H, not V
         inputs = {k.replace("v", "h"): v for k, v in inputs.items()}
     state_kinds = "xvh"[: groups - 1] if op != "Adagrad" else "xh"
     outputs = [f"{k}{i}_new" for k in state_kinds for i in range(2)]
     op_node = oh.make_node(op, list(inputs), outputs, domain=TRAINING, **attrs)
-    assert_same(op_node, inputs, 18)
+    one_node.assert_same(op_node, inputs, 18, **TOLERANCE)
 
 
-def test_reduce_axes_from_graph_input_are_baked_in():
+def test_reduce_axes_from_graph_input_are_baked_in(one_node):
     op_node = node("ReduceSum", ["x", "axes"], keepdims=0)
     inputs = {"x": X, "axes": np.array([1], I64)}
-    assert_same(op_node, inputs, 13)
+    one_node.assert_same(op_node, inputs, 13, **TOLERANCE)
 
 
-def test_matmul_integer_per_row_zero_point():
+def test_matmul_integer_per_row_zero_point(one_node):
     a = RNG.integers(-128, 127, (3, 5)).astype(np.int8)
     b = RNG.integers(-128, 127, (5, 2)).astype(np.int8)
     az, bz = np.array([1, -2, 3], np.int8), np.array([4, -5], np.int8)
-    model = one_node_model(
+    model = one_node.model(
         node("MatMulInteger", ["a", "b", "az", "bz"]), {"a": a, "b": b, "az": az, "bz": bz}, 10
     )
-    (got,) = run_axonnx(model, {"a": a, "b": b, "az": az, "bz": bz})
+    (got,) = one_node.run(model, {"a": a, "b": b, "az": az, "bz": bz})
     want = (a.astype(np.int32) - az[:, None]) @ (b.astype(np.int32) - bz)
     assert got.dtype == np.int32
     np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.parametrize("axes", [[3], [1, -2]])
-def test_reduce_rejects_bad_axes(axes):
-    model = one_node_model(node("ReduceSum", ["x"], axes=axes), {"x": X}, 11)
+def test_reduce_rejects_bad_axes(one_node, axes):
+    model = one_node.model(node("ReduceSum", ["x"], axes=axes), {"x": X}, 11)
     with pytest.raises(ShapeError, match="ReduceSum"):
-        run_axonnx(model, {"x": X})
+        one_node.run(model, {"x": X})
 
 
-def test_top_k_rejects_k_larger_than_axis():
-    model = one_node_model(node("TopK", ["x"], ("v", "i"), k=9), {"x": TIES}, 9)
+def test_top_k_rejects_k_larger_than_axis(one_node):
+    model = one_node.model(node("TopK", ["x"], ("v", "i"), k=9), {"x": TIES}, 9)
     with pytest.raises(ShapeError, match="TopK"):
-        run_axonnx(model, {"x": TIES})
+        one_node.run(model, {"x": TIES})

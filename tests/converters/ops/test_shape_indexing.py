@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto
 from onnx import helper as oh
@@ -17,35 +16,6 @@ from axonnx.converters.runtime import Runtime
 
 # Until the importer passes a Split node's output count (equal split without sizes).
 SPLIT_COUNT = pytest.mark.xfail(reason="importer does not pass the output count", strict=False)
-
-
-def one_node_model(node: onnx.NodeProto, inputs: dict, opset: int) -> onnx.ModelProto:
-    """A model of `node` alone, its inputs typed from the example arrays."""
-    values = [
-        oh.make_tensor_value_info(n, oh.np_dtype_to_tensor_dtype(v.dtype), v.shape)
-        for n, v in inputs.items()
-    ]
-    outputs = [oh.make_empty_tensor_value_info(o) for o in node.output]
-    graph = oh.make_graph([node], "one_node", values, outputs)
-    return oh.make_model(graph, opset_imports=[oh.make_opsetid("", opset)])
-
-
-def run_axonnx(model: onnx.ModelProto, inputs: dict) -> list[np.ndarray]:
-    with jax.enable_x64(True), jax.numpy_rank_promotion("allow"):
-        return list(AxonnxRep(model).run(dict(inputs)))
-
-
-def assert_same(node: onnx.NodeProto, inputs: dict, opset: int) -> None:
-    model = one_node_model(node, inputs, opset)
-    expected = ReferenceEvaluator(model).run(None, inputs)
-    actual = run_axonnx(model, inputs)
-    assert len(actual) == len(expected)
-    for got, want in zip(actual, expected, strict=True):
-        assert got.dtype == want.dtype, (got.dtype, want.dtype)
-        if want.dtype == object:
-            np.testing.assert_array_equal(got, want)
-        else:
-            np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 X = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
@@ -157,50 +127,50 @@ CASES = {
 
 
 @pytest.mark.parametrize(("node", "inputs", "opset"), list(CASES.values()), ids=list(CASES))
-def test_matches_reference(node, inputs, opset):
-    assert_same(node, inputs, opset)
+def test_matches_reference(one_node, node, inputs, opset):
+    one_node.assert_same(node, inputs, opset, atol=0)
 
 
 @pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "wrap"])
-def test_pad_negative_pads_crop(mode):
+def test_pad_negative_pads_crop(one_node, mode):
     pads = np.array([0, -1, 2, 0, 1, -2], I64)
-    model = one_node_model(
+    model = one_node.model(
         oh.make_node("Pad", ["x", "p"], ["y"], mode=mode), {"x": X, "p": pads}, 19
     )
-    (got,) = run_axonnx(model, {"x": X, "p": pads})
+    (got,) = one_node.run(model, {"x": X, "p": pads})
     expected = np.pad(X[:, 1:, :2], [(0, 0), (0, 1), (2, 0)], mode=mode)
     np.testing.assert_array_equal(got, expected)
 
 
-def test_gather_elements_negative_axis_and_indices():
+def test_gather_elements_negative_axis_and_indices(one_node):
     indices = np.array([[[3, -1]], [[-4, 0]]], I64)
-    model = one_node_model(
+    model = one_node.model(
         oh.make_node("GatherElements", ["x", "i"], ["y"], axis=-1), {"x": X, "i": indices}, 13
     )
-    (got,) = run_axonnx(model, {"x": X, "i": indices})
+    (got,) = one_node.run(model, {"x": X, "i": indices})
     np.testing.assert_array_equal(got, np.take_along_axis(X[:, :1], indices % 4, axis=-1))
 
 
-def test_scatter_9_is_scatter_elements():
+def test_scatter_9_is_scatter_elements(one_node):
     data, indices = np.zeros((2, 3), np.float32), np.array([[2], [-3]], I64)
     updates = np.array([[5.0], [6.0]], np.float32)
-    model = one_node_model(
+    model = one_node.model(
         oh.make_node("Scatter", ["x", "i", "u"], ["y"], axis=1),
         {"x": data, "i": indices, "u": updates},
         9,
     )
-    (got,) = run_axonnx(model, {"x": data, "i": indices, "u": updates})
+    (got,) = one_node.run(model, {"x": data, "i": indices, "u": updates})
     np.testing.assert_array_equal(got, [[0, 0, 5], [6, 0, 0]])
 
 
-def test_constant_sparse_value():
+def test_constant_sparse_value(one_node):
     sparse = oh.make_sparse_tensor(
         oh.make_tensor("v", TensorProto.FLOAT, [2], [1.5, -2.0]),
         oh.make_tensor("i", TensorProto.INT64, [2], [1, 5]),
         [2, 3],
     )
-    model = one_node_model(oh.make_node("Constant", [], ["y"], sparse_value=sparse), {}, 13)
-    (got,) = run_axonnx(model, {})
+    model = one_node.model(oh.make_node("Constant", [], ["y"], sparse_value=sparse), {}, 13)
+    (got,) = one_node.run(model, {})
     np.testing.assert_array_equal(got, [[0, 1.5, 0], [0, 0, -2.0]])
 
 
@@ -255,9 +225,9 @@ def test_gather_float_initializer_is_a_trainable_weight():
     np.testing.assert_array_equal(got, [[6, 7], [0, 1], [2, 3]])
 
 
-def test_int64_results_without_x64():
+def test_int64_results_without_x64(one_node):
     """With JAX's 64-bit mode off, index outputs come back as int32, without warnings."""
-    model = one_node_model(oh.make_node("NonZero", ["x"], ["y"]), {"x": X[0]}, 13)
+    model = one_node.model(oh.make_node("NonZero", ["x"], ["y"]), {"x": X[0]}, 13)
     got = Runtime(*import_onnx(model))({"x": X[0]})["y"]
     assert got.dtype == np.int32 and got.shape == (2, 11)
 
@@ -265,7 +235,7 @@ def test_int64_results_without_x64():
 @pytest.mark.parametrize(
     ("op", "attributes"), [("GatherElements", {"axis": 1}), ("GatherND", {"batch_dims": 1})]
 )
-def test_gather_from_integer_initializer_with_runtime_indices(op, attributes):
+def test_gather_from_integer_initializer_with_runtime_indices(one_node, op, attributes):
     """An integer table stays a NumPy constant; indexing it with traced indices works."""
     table = oh.make_tensor("t", TensorProto.INT64, [2, 3], [1, 2, 3, 4, 5, 6])
     graph = oh.make_graph(
@@ -277,7 +247,7 @@ def test_gather_from_integer_initializer_with_runtime_indices(op, attributes):
     )
     model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)])
     indices = np.array([[2], [-3]], I64)
-    (got,) = run_axonnx(model, {"i": indices})
+    (got,) = one_node.run(model, {"i": indices})
     np.testing.assert_array_equal(
         got, np.asarray(ReferenceEvaluator(model).run(None, {"i": indices})[0])
     )
