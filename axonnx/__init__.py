@@ -87,8 +87,10 @@ from axonnx.compiler import build, init, predict
 from axonnx.converters import export_onnx, import_onnx, validate
 from axonnx.errors import (
     AxonnxError,
+    CompileTimeValueError,
     InvalidModelError,
     LayerError,
+    ResourceLimitError,
     ShapeError,
     UnsafeFileError,
     UnsupportedOpError,
@@ -103,6 +105,8 @@ from axonnx.state import ModelState
 from axonnx.summary import summary
 
 __all__ = [
+    "CompileTimeValueError",
+    "ResourceLimitError",
     "Loop",
     "freeze",
     "unfreeze",

@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE))
 from make_suite_models import DEFAULT_CACHE  # noqa: E402
 
 _CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np, onnx, jax
 import axonnx as ax
 from axonnx.converters.runtime import Runtime
@@ -38,7 +38,9 @@ if what == "onnx.load":
 else:
     result = ax.import_onnx(path)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: after fork + exec, ru_maxrss keeps the parent's high-water mark
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0]
+peak = int(hwm.split()[1]) / 1024
 record = {"seconds": seconds, "peak_increase_mib": peak - before, "after_mib": rss() - before}
 if what == "first_call":
     proto = onnx.load(path, load_external_data=False)

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 
 from axonnx.compiler import Plan, plan, run
+from axonnx.converters.fast_reader import FileWeights
 from axonnx.converters.loading import tensor_to_array
 from axonnx.converters.registry import op_name, resolve, spec_of
 from axonnx.errors import InvalidModelError
@@ -88,8 +89,10 @@ class GraphImporter:
         opsets: Mapping[str, int],
         dims: Mapping[str, int],
         parent: GraphImporter | None = None,
+        weights: FileWeights | None = None,
     ):
         self.opsets, self.dims, self.parent = opsets, dims, parent
+        self.weights = weights  # top-level initializers read from the file on demand
         self.values: dict[str, Node] = {}
         self.captured: dict[str, Node] = {}
         self.params: dict[str, Any] = {}
@@ -152,10 +155,16 @@ class GraphImporter:
             or name in self.values
         ):
             return None
+        return self.array(name)
+
+    def array(self, name: str) -> np.ndarray:
+        """The value of initializer `name` (from the file when `weights` holds it)."""
+        if self.weights is not None and name in self.weights:
+            return self.weights.array(self.initializers[name])
         return tensor_to_array(self.initializers[name])
 
     def _initializer_node(self, name: str) -> Node:
-        array = tensor_to_array(self.initializers[name])
+        array = self.array(name)
         if self.roles.get(name) == "param":
             self.params[name] = jax.device_put(array)
             spec = ParamSpec(
@@ -271,7 +280,12 @@ def _takes_output_count(domain: str, op_type: str, version: int | None) -> bool:
     """Ops whose result depends on how many outputs the node has (Split without sizes)
     take a `num_outputs` keyword; the importer passes the node's output count."""
     spec = spec_of(op_name(domain, op_type, version)) if version else None
-    return spec is not None and "num_outputs" in inspect.signature(spec.fn).parameters
+    return spec is not None and _has_num_outputs(spec.fn)
+
+
+@functools.cache
+def _has_num_outputs(fn) -> bool:
+    return "num_outputs" in inspect.signature(fn).parameters
 
 
 def onnx_meta(proto: onnx.NodeProto, domain: str, version: int | None) -> dict:

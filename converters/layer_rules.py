@@ -21,7 +21,6 @@ import axonnx.builders.linear  # noqa: F401
 import axonnx.builders.normalization  # noqa: F401
 import axonnx.builders.recurrent  # noqa: F401
 from axonnx.converters.graph_import import GraphImporter, domain_of, layer_name, onnx_meta
-from axonnx.converters.loading import tensor_to_array
 from axonnx.converters.registry import resolve
 from axonnx.node import Node, ParamSpec
 
@@ -319,7 +318,7 @@ def _is_zero(importer: GraphImporter, name: str) -> bool:
     if not name:
         return True
     if name in importer.initializers:
-        return not np.any(tensor_to_array(importer.initializers[name]))
+        return not np.any(importer.array(name))
     node = importer.values.get(name)
     if node is None or node.meta.get("op_type") not in ("Constant", "ConstantOfShape"):
         return False

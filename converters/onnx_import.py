@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import onnx
 import onnx.version_converter
 
+from axonnx.converters.fast_reader import load_lazily
 from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
@@ -45,9 +46,12 @@ def import_onnx(
     >>> model, state = ax.import_onnx("models/mlp.onnx")        # doctest: +SKIP
     >>> ax.predict(model, state, {"x": x})["y"].shape           # doctest: +SKIP
     """
-    proto = _convertible(load_model(source))
+    proto, weights = load_lazily(source)
+    if weights is not None and unsupported_ops(proto.graph, _opsets(proto)):
+        proto, weights = load_model(source), None  # an upgrade needs the whole proto
+    proto = _convertible(proto)
     opsets = _opsets(proto)
-    importer = GraphImporter(opsets, dict(dims or {}))
+    importer = GraphImporter(opsets, dict(dims or {}), weights=weights)
     outputs = importer.run(proto.graph)
     names = [o.name for o in proto.graph.output]
     meta = {

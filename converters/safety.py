@@ -26,6 +26,7 @@ import math
 import os
 import stat
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
@@ -63,19 +64,28 @@ def element_limit(max_elements: int | None = None) -> int:
     return int(text)
 
 
-def check_model(proto: onnx.ModelProto, *, max_elements: int | None = None) -> None:
+def check_model(
+    proto: onnx.ModelProto,
+    *,
+    max_elements: int | None = None,
+    raw_lengths: Mapping[str, int] | None = None,
+) -> None:
     """Raise `InvalidModelError`, `ResourceLimitError` or `UnsafeFileError` if `proto`
     is malformed or asks for too much; return None when it may be converted.
 
     Tensors must hold their data (call `load_external_data` first for models read
-    from a path). Linear time, no recursion.
+    from a path), except the top-level initializers named in `raw_lengths`, whose
+    `raw_data` was left in the file (`fast_reader`): their length is checked instead.
+    Linear time, no recursion.
     """
     limit = element_limit(max_elements)
     opsets = _check_opsets(proto)
     stack: list[tuple[onnx.GraphProto, _Scope | None, str]] = [(proto.graph, None, "graph")]
     while stack:
         graph, outer, where = stack.pop()
-        stack.extend(_GraphCheck(graph, outer, where, opsets, limit).run())
+        check = _GraphCheck(graph, outer, where, opsets, limit)
+        check.raw_lengths = raw_lengths if outer is None else None
+        stack.extend(check.run())
 
 
 # ---------------------------------------------------------------- opsets
@@ -96,6 +106,7 @@ def _check_opsets(proto: onnx.ModelProto) -> dict[str, int]:
             f"supports ({onnx.IR_VERSION}). Upgrade onnx or re-export with an older IR."
         )
     known, opsets = _known_opsets(), {}
+    _texts([entry.domain for entry in proto.opset_import], "model: opset_import")
     for entry in proto.opset_import:
         domain = "" if entry.domain == "ai.onnx" else entry.domain
         if domain in opsets and opsets[domain] != entry.version:
@@ -147,8 +158,11 @@ def declared_count(tensor: onnx.TensorProto, where: str, limit: int) -> int:
     return count
 
 
-def check_tensor(tensor: onnx.TensorProto, where: str, limit: int) -> None:
-    """Raise unless the tensor's data is in the proto and fits its dims and type."""
+def check_tensor(
+    tensor: onnx.TensorProto, where: str, limit: int, raw_length: int | None = None
+) -> None:
+    """Raise unless the tensor's data is in the proto and fits its dims and type
+    (`raw_length`: the length of raw data kept outside the proto)."""
     count = declared_count(tensor, where, limit)
     if tensor.HasField("segment"):
         raise InvalidModelError(f"{where}: segmented tensors are not supported")
@@ -157,8 +171,8 @@ def check_tensor(tensor: onnx.TensorProto, where: str, limit: int) -> None:
             f"{where}: the data lives in an external file; load the model from its path "
             "so the file can be found and checked"
         )
-    if tensor.HasField("raw_data"):
-        _check_raw(tensor, where, count)
+    if raw_length is not None or tensor.HasField("raw_data"):
+        _check_raw(tensor, where, count, raw_length)
         return
     field = onnx.helper.tensor_dtype_to_field(tensor.data_type)
     expected, actual = _typed_count(tensor.data_type, count), len(getattr(tensor, field))
@@ -168,15 +182,16 @@ def check_tensor(tensor: onnx.TensorProto, where: str, limit: int) -> None:
         )
 
 
-def _check_raw(tensor: onnx.TensorProto, where: str, count: int) -> None:
+def _check_raw(tensor: onnx.TensorProto, where: str, count: int, length: int | None = None) -> None:
     if tensor.data_type == _T.STRING:
         raise InvalidModelError(f"{where}: string tensors cannot use raw_data")
     expected = tensor_bytes(tensor, count)
-    if len(tensor.raw_data) != expected:
+    length = len(tensor.raw_data) if length is None else length
+    if length != expected:
         raise InvalidModelError(
             f"{where}: dims {list(tensor.dims)} of type "
             f"{_T.DataType.Name(tensor.data_type)} need {expected} bytes of raw data, "
-            f"got {len(tensor.raw_data)}"
+            f"got {length}"
         )
 
 
@@ -222,6 +237,7 @@ class _GraphCheck:
     def __init__(self, graph, outer: _Scope | None, where: str, opsets, limit: int):
         self.graph, self.outer, self.where = graph, outer, where
         self.opsets, self.limit = opsets, limit
+        self.raw_lengths: Mapping[str, int] | None = None
         self.subgraphs: list[tuple[onnx.GraphProto, _Scope | None, str]] = []
 
     def run(self) -> list[tuple[onnx.GraphProto, _Scope | None, str]]:
@@ -239,13 +255,16 @@ class _GraphCheck:
         inputs = [(v.name, "an input") for v in graph.input]
         tensors = [(t.name, "an initializer") for t in graph.initializer]
         sparse = [(s.values.name, "a sparse initializer") for s in graph.sparse_initializer]
+        _texts([n for n, _ in [*inputs, *tensors, *sparse]], self.where)
         for name, kind in [*inputs, *tensors, *sparse]:
             if not name:
                 raise InvalidModelError(f"{self.where}: {kind} has an empty name")
         _unique([n for n, _ in inputs], f"{self.where}: graph input")
         _unique([n for n, _ in tensors + sparse], f"{self.where}: initializer")
         for tensor in graph.initializer:
-            check_tensor(tensor, f"{self.where}: initializer {tensor.name!r}", self.limit)
+            where = f"{self.where}: initializer {tensor.name!r}"
+            raw = (self.raw_lengths or {}).get(tensor.name)
+            check_tensor(tensor, where, self.limit, raw)
         for item in graph.sparse_initializer:
             _check_sparse(
                 item, f"{self.where}: sparse initializer {item.values.name!r}", self.limit
@@ -285,6 +304,9 @@ class _GraphCheck:
         return set(producer)
 
     def _check_node(self, node: onnx.NodeProto, scope: _Scope) -> None:
+        attributes = [a.name for a in node.attribute]
+        _texts([node.op_type, node.domain, node.name, *node.input, *node.output], self.where)
+        _texts(attributes, self.where)
         label = f"{self.where}: {_node_label(node)}"
         if not node.op_type:
             raise InvalidModelError(f"{self.where}: a node has an empty op type")
@@ -340,6 +362,7 @@ class _GraphCheck:
 
     def _check_outputs(self, scope: _Scope) -> None:
         names = [o.name for o in self.graph.output]
+        _texts(names, self.where)
         if "" in names:
             raise InvalidModelError(f"{self.where}: a graph output has an empty name")
         _unique(names, f"{self.where}: graph output")
@@ -349,6 +372,13 @@ class _GraphCheck:
                     f"{self.where}: output {name!r} is not defined by any node, input "
                     "or initializer"
                 )
+
+
+def _texts(names, where: str) -> None:
+    """Protobuf hands back names that are not valid UTF-8 as bytes: refuse them."""
+    for name in names:
+        if not isinstance(name, str):
+            raise InvalidModelError(f"{where}: name {name!r} is not valid UTF-8 text")
 
 
 def _unique(names: list[str], what: str) -> None:

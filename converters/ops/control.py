@@ -56,20 +56,23 @@ def if_(cond, *captured, then_branch, else_branch, capture_names=()):
     if is_concrete(cond):
         branch = then_branch if concrete_bool(cond, "If cond") else else_branch
         return tuple(branch(env=env))
-    then_layout = jax.eval_shape(lambda: then_branch(env=env))
-    else_layout = jax.eval_shape(lambda: else_branch(env=env))
-    if not same_layout(then_layout, else_layout):
+    try:  # each branch is traced once: nested Ifs compile in linear, not 2^depth, time
+        return jax.lax.cond(
+            jnp.reshape(cond, ()).astype(bool),
+            lambda: _strong(then_branch(env=env)),
+            lambda: _strong(else_branch(env=env)),
+        )
+    except TypeError as error:
+        then_layout = jax.eval_shape(lambda: then_branch(env=env))
+        else_layout = jax.eval_shape(lambda: else_branch(env=env))
+        if same_layout(then_layout, else_layout):
+            raise
         raise CompileTimeValueError(
             f"If: the branches give different shapes or dtypes (then_branch "
             f"{describe(then_layout)}, else_branch {describe(else_layout)}), so cond must "
             "be known when the model is compiled, but it depends on run-time data. Make "
             "cond a constant, or run the model without jax.jit."
-        )
-    return jax.lax.cond(
-        jnp.reshape(cond, ()).astype(bool),
-        lambda: _strong(then_branch(env=env)),
-        lambda: _strong(else_branch(env=env)),
-    )
+        ) from error
 
 
 def _strong(tree: Any) -> tuple:

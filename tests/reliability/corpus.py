@@ -473,6 +473,11 @@ def attribute_reference_outside_function(folder: Path):
     return base_model(base_graph([], [node]))
 
 
+@_case("onnx", InvalidModelError, "is not valid UTF-8 text")
+def invalid_utf8_op_type(folder: Path):
+    return base_model().SerializeToString().replace(b"Relu", b"Re\xfeu")
+
+
 @_case("onnx", InvalidModelError, "not an ONNX model")
 def truncated_protobuf(folder: Path):
     data = base_model().SerializeToString()

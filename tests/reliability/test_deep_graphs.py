@@ -31,11 +31,10 @@ def chain(n: int):
 
 
 def _expected(x: np.ndarray, n: int) -> np.ndarray:
-    # Neg then Relu pairs: relu(-x) after the first pair; further pairs keep it at 0.
-    if n == 0:
-        return x
-    value = -x
-    return np.maximum(value, 0) if n > 1 else value
+    value = x
+    for i in range(n):
+        value = -value if i % 2 == 0 else np.maximum(value, 0)
+    return value
 
 
 X = np.array([1.5, -2.0, 0.0], np.float32)
