@@ -8,8 +8,7 @@ from typing import Any
 __all__ = ["assert_matches_onnxruntime"]
 
 
-def assert_matches_onnxruntime(source: str | os.PathLike | Any, inputs: Any = None,
-                               **options: Any):
+def assert_matches_onnxruntime(source: str | os.PathLike | Any, inputs: Any = None, **options: Any):
     """Validate `source` against onnxruntime; raise `AssertionError` with the report when
     any output is outside tolerance. Options are those of `axonnx.validate`
     (`dims`, `rtol`, `atol`, `model`, `params`, `bisect`, …). Returns the report.

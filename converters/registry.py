@@ -74,8 +74,16 @@ def onnx_op(
 
     def register(fn: Callable) -> Callable:
         for version in versions:
-            spec = OpSpec(op_type, domain, tuple(versions), fn, static_inputs, weight_inputs,
-                          data_dependent, prepare)
+            spec = OpSpec(
+                op_type,
+                domain,
+                tuple(versions),
+                fn,
+                static_inputs,
+                weight_inputs,
+                data_dependent,
+                prepare,
+            )
             _SPECS[(domain, op_type, version)] = spec
             register_op(
                 op_name(domain, op_type, version),

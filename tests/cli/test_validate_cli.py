@@ -20,8 +20,16 @@ def invoke(*args):
 
 def test_validate_passes_on_every_shipped_model(tmp_path):
     models = sorted(MODELS.glob("*.onnx"))
-    result = invoke("validate", *models, "--dims", "batch=2,sequence=8",
-                    "--json", tmp_path / "r.json", "--junit", tmp_path / "r.xml")
+    result = invoke(
+        "validate",
+        *models,
+        "--dims",
+        "batch=2,sequence=8",
+        "--json",
+        tmp_path / "r.json",
+        "--junit",
+        tmp_path / "r.xml",
+    )
     assert result.exit_code == 0, result.output
     document = json.loads((tmp_path / "r.json").read_text())
     assert document["passed"] and len(document["models"]) == len(models)
@@ -32,8 +40,16 @@ def test_validate_passes_on_every_shipped_model(tmp_path):
 def test_validate_exits_1_on_mismatch(tmp_path):
     x = np.zeros((2, 784), np.float32)
     np.savez(tmp_path / "in.npz", x=x)
-    result = invoke("validate", MODELS / "mlp.onnx", "--inputs", tmp_path / "in.npz",
-                    "--atol", "-1", "--rtol", "0")
+    result = invoke(
+        "validate",
+        MODELS / "mlp.onnx",
+        "--inputs",
+        tmp_path / "in.npz",
+        "--atol",
+        "-1",
+        "--rtol",
+        "0",
+    )
     assert result.exit_code == 1, result.output
     assert "MISMATCH" in result.output
 

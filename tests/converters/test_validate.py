@@ -20,25 +20,46 @@ LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 
 def _two_layer_model(tmp_path) -> Path:
     rng = np.random.default_rng(0)
-    inits = [numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
-             for n, s in [("fc1.weight", (3, 4)), ("fc1.bias", (4,)),
-                          ("fc2.weight", (4, 2)), ("fc2.bias", (2,))]]
-    nodes = [helper.make_node("MatMul", ["x", "fc1.weight"], ["h0"], name="fc1_matmul"),
-             helper.make_node("Add", ["h0", "fc1.bias"], ["h1"], name="fc1_add"),
-             helper.make_node("Relu", ["h1"], ["h2"], name="relu"),
-             helper.make_node("MatMul", ["h2", "fc2.weight"], ["h3"], name="fc2_matmul"),
-             helper.make_node("Add", ["h3", "fc2.bias"], ["y"], name="fc2_add")]
+    inits = [
+        numpy_helper.from_array(rng.standard_normal(s).astype(np.float32), n)
+        for n, s in [
+            ("fc1.weight", (3, 4)),
+            ("fc1.bias", (4,)),
+            ("fc2.weight", (4, 2)),
+            ("fc2.bias", (2,)),
+        ]
+    ]
+    nodes = [
+        helper.make_node("MatMul", ["x", "fc1.weight"], ["h0"], name="fc1_matmul"),
+        helper.make_node("Add", ["h0", "fc1.bias"], ["h1"], name="fc1_add"),
+        helper.make_node("Relu", ["h1"], ["h2"], name="relu"),
+        helper.make_node("MatMul", ["h2", "fc2.weight"], ["h3"], name="fc2_matmul"),
+        helper.make_node("Add", ["h3", "fc2.bias"], ["y"], name="fc2_add"),
+    ]
     graph = helper.make_graph(
-        nodes, "two", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])], inits)
+        nodes,
+        "two",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+        inits,
+    )
     path = tmp_path / "two.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)],
-                                ir_version=8), path)
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path
+    )
     return path
 
 
-@pytest.mark.parametrize("name", ["mlp.onnx", "cnn.onnx", "bert_tiny_torchscript.onnx",
-                                  "bert_tiny_dynamo.onnx", "lstm_classifier.onnx"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mlp.onnx",
+        "cnn.onnx",
+        "bert_tiny_torchscript.onnx",
+        "bert_tiny_dynamo.onnx",
+        "lstm_classifier.onnx",
+    ],
+)
 def test_shipped_models_pass(name):
     report = ax.validate(MODELS / name, dims={"batch": 2, "sequence": 8})
     assert report.passed, str(report)
@@ -65,8 +86,7 @@ def test_perturbed_parameter_is_caught_and_bisect_names_its_node(tmp_path):
     params = {k: dict(v) for k, v in state.params.items()}
     (layer,) = [k for k in params if "fc2" in k]
     params[layer]["bias"] = params[layer]["bias"] + 0.5
-    report = ax.validate(path, model=model, params=ax.ModelState(params, state.state),
-                         bisect=True)
+    report = ax.validate(path, model=model, params=ax.ModelState(params, state.state), bisect=True)
     assert not report.passed
     assert report.outputs[0].mismatches > 0
     assert report.first_wrong_node is not None
@@ -80,8 +100,7 @@ def test_first_layer_perturbation_is_found_before_later_nodes(tmp_path):
     params = {k: dict(v) for k, v in state.params.items()}
     (layer,) = [k for k in params if "fc1" in k]
     params[layer]["kernel"] = params[layer]["kernel"] * 1.5
-    report = ax.validate(path, model=model, params=ax.ModelState(params, state.state),
-                         bisect=True)
+    report = ax.validate(path, model=model, params=ax.ModelState(params, state.state), bisect=True)
     assert report.first_wrong_node.name == "fc1_add"
 
 
@@ -101,16 +120,23 @@ def test_npz_and_pb_inputs_give_the_same_report(tmp_path):
 
 def test_symbolic_dims_integer_and_boolean_inputs(tmp_path):
     graph = helper.make_graph(
-        [helper.make_node("Gather", ["table", "ids"], ["rows"]),
-         helper.make_node("Cast", ["keep"], ["keepf"], to=TensorProto.FLOAT),
-         helper.make_node("Unsqueeze", ["keepf", "axes"], ["keep3"]),
-         helper.make_node("Mul", ["rows", "keep3"], ["y"])],
+        [
+            helper.make_node("Gather", ["table", "ids"], ["rows"]),
+            helper.make_node("Cast", ["keep"], ["keepf"], to=TensorProto.FLOAT),
+            helper.make_node("Unsqueeze", ["keepf", "axes"], ["keep3"]),
+            helper.make_node("Mul", ["rows", "keep3"], ["y"]),
+        ],
         "g",
-        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "sequence"]),
-         helper.make_tensor_value_info("keep", TensorProto.BOOL, ["batch", "sequence"])],
+        [
+            helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", "sequence"]),
+            helper.make_tensor_value_info("keep", TensorProto.BOOL, ["batch", "sequence"]),
+        ],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", "sequence", 4])],
-        [numpy_helper.from_array(np.arange(28, dtype=np.float32).reshape(7, 4), "table"),
-         numpy_helper.from_array(np.array([2], np.int64), "axes")])
+        [
+            numpy_helper.from_array(np.arange(28, dtype=np.float32).reshape(7, 4), "table"),
+            numpy_helper.from_array(np.array([2], np.int64), "axes"),
+        ],
+    )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     inputs = make_inputs(proto, dims={"batch": 3, "sequence": 5}, seed=1)
     assert inputs["ids"].shape == (3, 5) and inputs["ids"].max() < 7
@@ -124,8 +150,18 @@ def test_json_report_schema(tmp_path):
     document = json.loads(json.dumps(report.to_dict()))
     assert set(document) == {"model", "passed", "bisected", "outputs", "first_wrong_node"}
     assert set(document["outputs"][0]) == {
-        "name", "expected_shape", "actual_shape", "dtype", "max_abs_error", "max_rel_error",
-        "mismatches", "nonfinite", "rtol", "atol", "passed"}
+        "name",
+        "expected_shape",
+        "actual_shape",
+        "dtype",
+        "max_abs_error",
+        "max_rel_error",
+        "mismatches",
+        "nonfinite",
+        "rtol",
+        "atol",
+        "passed",
+    }
     assert document["passed"] is True and document["first_wrong_node"] is None
 
 
@@ -150,5 +186,6 @@ def test_assert_matches_onnxruntime_raises_with_the_report(tmp_path):
     params = {k: {n: v * 2 for n, v in d.items()} for k, d in state.params.items()}
     ax.testing.assert_matches_onnxruntime(path)
     with pytest.raises(AssertionError, match="MISMATCH"):
-        ax.testing.assert_matches_onnxruntime(path, model=model,
-                                              params=ax.ModelState(params, state.state))
+        ax.testing.assert_matches_onnxruntime(
+            path, model=model, params=ax.ModelState(params, state.state)
+        )
