@@ -15,7 +15,6 @@ from axonnx.converters.onnx_import import import_onnx
 from axonnx.converters.runtime import Runtime
 
 # Until the importer passes a Split node's output count (equal split without sizes).
-SPLIT_COUNT = pytest.mark.xfail(reason="importer does not pass the output count", strict=False)
 
 
 X = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
@@ -50,9 +49,7 @@ CASES = {
         {"x": X},
         11,
     ),
-    "split_7_equal": pytest.param(
-        oh.make_node("Split", ["x"], ["a", "b"], axis=-1), {"x": X}, 7, marks=SPLIT_COUNT
-    ),
+    "split_7_equal": pytest.param(oh.make_node("Split", ["x"], ["a", "b"], axis=-1), {"x": X}, 7),
     "pad_2_reflect": (
         oh.make_node("Pad", ["x"], ["y"], mode="reflect", pads=[0, 1, 2, 0, 1, 1]),
         {"x": X},
