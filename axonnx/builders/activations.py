@@ -9,31 +9,7 @@ from axonnx.builders.core import make
 from axonnx.node import Node
 from axonnx.ops import register_op
 
-__all__ = [
-    "activation",
-    "celu",
-    "elu",
-    "exp",
-    "gelu",
-    "hard_sigmoid",
-    "hard_silu",
-    "hard_tanh",
-    "leaky_relu",
-    "linear",
-    "log_sigmoid",
-    "log_softmax",
-    "log_sumexp",
-    "mish",
-    "relu",
-    "relu6",
-    "selu",
-    "sigmoid",
-    "silu",
-    "softmax",
-    "softplus",
-    "softsign",
-    "tanh",
-]
+__all__ = ["activation", *_fn.__all__]  # one builder per function of axonnx.activations
 
 
 def activation(x: Node, fn: str, *, name: str | None = None, **options: Any) -> Node:
@@ -44,8 +20,8 @@ def activation(x: Node, fn: str, *, name: str | None = None, **options: Any) -> 
     >>> ax.activation(ax.input("x", shape=(None, 3)), "relu").shape
     (None, 3)
     """
-    if fn not in __all__[1:]:
-        raise ValueError(f"unknown activation {fn!r}; expected one of {__all__[1:]}")
+    if fn not in _fn.__all__:
+        raise ValueError(f"unknown activation {fn!r}; expected one of {_fn.__all__}")
     return make(fn, (x,), options=options, name=name)
 
 
