@@ -288,6 +288,14 @@ def _has_num_outputs(fn) -> bool:
     return "num_outputs" in inspect.signature(fn).parameters
 
 
+def onnx_value_name(node: Node) -> str | None:
+    """The ONNX name of the value an imported node produces, if it produces exactly one."""
+    if "onnx_output" in node.meta:
+        return node.meta["onnx_output"]
+    outputs = node.meta.get("outputs") or []
+    return outputs[0] if len(outputs) == 1 else None
+
+
 def onnx_meta(proto: onnx.NodeProto, domain: str, version: int | None) -> dict:
     """What an imported node remembers of its ONNX origin (for export and reports)."""
     return {

@@ -31,7 +31,7 @@ import numpy as np
 
 from axonnx.compiler import Plan, plan, run
 from axonnx.converters.fast_paths import prepare
-from axonnx.converters.graph_import import Subgraph
+from axonnx.converters.graph_import import Subgraph, onnx_value_name
 from axonnx.converters.registry import spec_of
 from axonnx.errors import CompileTimeValueError
 from axonnx.node import Node
@@ -68,12 +68,7 @@ class Runtime:
         """The model's outputs for `inputs` (name → array)."""
         if self.eager:
             return run(self.plan, self.state, dict(inputs))[0]
-        static, dynamic = {}, {}
-        for name, value in inputs.items():
-            if self._is_static(name, value):
-                static[name] = _frozen(value)
-            else:
-                dynamic[name] = tuple(value) if isinstance(value, list) else value
+        static, dynamic = self._split(inputs)
         # the values of static inputs key the cache (only when there are any); jax.jit
         # itself caches per shapes and dtypes of the dynamic ones
         signature = tuple((n, _key(v)) for n, v in sorted(static.items())) if static else ()
@@ -95,16 +90,25 @@ class Runtime:
         by_id = {n.id: n for n in self.plan.order}
 
         def collect(state, feed):
-            _, _, kept = run(self.plan, state, feed, keep=_onnx_value_name)
-            return {_onnx_value_name(by_id[i]): v for i, v in kept.items() if _is_array(v)}
+            _, _, kept = run(self.plan, state, feed, keep=onnx_value_name)
+            return {onnx_value_name(by_id[i]): v for i, v in kept.items() if _is_array(v)}
 
         if self.eager:
             values = collect(self.state, dict(inputs))
         else:
-            static = {n: np.asarray(v) for n, v in inputs.items() if self._is_static(n, v)}
-            dynamic = {n: v for n, v in inputs.items() if n not in static}
+            static, dynamic = self._split(inputs)
             values = jax.jit(lambda st, feed: collect(st, {**feed, **static}))(self.state, dynamic)
         return {name: np.asarray(v) for name, v in values.items()}
+
+    def _split(self, inputs: Mapping[str, Any]) -> tuple[dict, dict]:
+        """Inputs baked into the compilation (as NumPy) and inputs traced by it."""
+        static, dynamic = {}, {}
+        for name, value in inputs.items():
+            if self._is_static(name, value):
+                static[name] = _frozen(value)
+            else:
+                dynamic[name] = tuple(value) if isinstance(value, list) else value
+        return static, dynamic
 
     def _traced(self, static: dict, leaves: list, feed: dict) -> Any:
         state = jax.tree_util.tree_unflatten(self._treedef, leaves)
@@ -179,14 +183,6 @@ def _use_compilation_cache() -> None:
 
 def _is_array(value: Any) -> bool:
     return isinstance(value, np.ndarray | jax.Array) and value.dtype != object
-
-
-def _onnx_value_name(node: Node) -> str | None:
-    """The ONNX name of the value a node produces, if it produces exactly one."""
-    if "onnx_output" in node.meta:
-        return node.meta["onnx_output"]
-    outputs = node.meta.get("outputs") or []
-    return outputs[0] if len(outputs) == 1 else None
 
 
 def _static_inputs(laid_out: Plan) -> set[str]:

@@ -13,7 +13,7 @@ from typing import Any
 import onnx
 from onnx import helper
 
-from axonnx.converters.graph_import import value_type
+from axonnx.converters.graph_import import onnx_value_name, value_type
 from axonnx.converters.safety import tensor_bytes
 from axonnx.graph import map_nodes
 from axonnx.node import Node
@@ -70,20 +70,13 @@ def annotate(model: Node, types: Mapping[str, Any]) -> Node:
     def typed(node: Node, _name: str) -> Node:
         if node.op == "container":
             return _container_type(node)
-        name = _value_name(node)
+        name = onnx_value_name(node)
         if node.shape is not None or name not in types:
             return node
         shape, dtype = types[name]
         return node.replace(shape=shape, dtype=dtype)
 
     return map_nodes(model, typed)
-
-
-def _value_name(node: Node) -> str | None:
-    if "onnx_output" in node.meta:
-        return node.meta["onnx_output"]
-    outputs = node.meta.get("outputs") or []
-    return outputs[0] if len(outputs) == 1 else None
 
 
 def _container_type(node: Node) -> Node:
