@@ -175,6 +175,21 @@ def test_compare_counts_against_numpy():
     assert result.max_abs_error == pytest.approx(float(np.abs(actual - expected).max()))
 
 
+def test_default_atol_grows_with_the_outputs_largest_magnitude():
+    # float32 rounding over a deep net is relative to the magnitudes summed: an output
+    # near zero next to values of 1e3 carries absolute errors of ~1e-6 of 1e3
+    expected = np.array([1000.0, -200.0, 1e-3, 0.0], np.float32)
+    actual = expected + np.array([1e-2, 0.0, 5e-3, -5e-3], np.float32)
+    result = compare("y", expected, actual)
+    scaled_atol = 1e-5 + 1e-5 * 1000.0
+    assert result.atol == pytest.approx(scaled_atol)
+    assert result.passed == bool(np.allclose(actual, expected, rtol=1e-4, atol=scaled_atol))
+    assert result.passed
+    wrong = expected * np.float32(1 + 1e-3)  # 0.1% off everywhere: a real error
+    assert compare("y", expected, wrong).mismatches == 2
+    assert compare("y", expected, actual, atol=1e-5).mismatches == 2  # a given atol is kept
+
+
 def test_nan_in_axonnx_output_is_reported():
     result = compare("y", np.ones(3, np.float32), np.array([1, np.nan, 1], np.float32))
     assert not result.passed and result.nonfinite == 1
