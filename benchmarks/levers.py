@@ -3,29 +3,34 @@ lever and axonnx with it, interleaved run by run in one process (2 threads each)
 
     python benchmarks/levers.py MODEL.onnx --lever fast --batch 8 [--dims sequence=128]
 
-Levers: `fast` (the Runtime's rewrites, `axonnx.converters.fast_paths`). Prints the
-median latency of each and the ratios to onnxruntime. Not a test.
+Levers: `fast` (the Runtime's rewrites, `axonnx.converters.fast_paths`), `libraries`
+(`runtime.CPU_COMPILER_OPTIONS` against XLA's defaults). Each runs in blocks of five
+timed runs after a warm-up (as `axonnx bench`). Prints the median latency of each and
+the ratios to onnxruntime. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import jax
 import onnxruntime as ort
 
+from axonnx.converters.bench import timed_block
 from axonnx.converters.inputs import make_inputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.onnx_import import import_onnx
-from axonnx.converters.runtime import Runtime
+from axonnx.converters.runtime import Runtime, inline_dispatch
 
 
 def _variants(path: str, lever: str) -> dict:
     model, state = import_onnx(path)
     if lever == "fast":
         return {"before": Runtime(model, state, fast=False), "after": Runtime(model, state)}
+    if lever == "libraries":
+        before = Runtime(model, state, compiler_options={})
+        return {"before": before, "after": Runtime(model, state)}
     raise SystemExit(f"unknown lever {lever!r}")
 
 
@@ -37,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dims", default="", help="e.g. sequence=128")
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args(argv)
+    inline_dispatch()
     dims = {"batch": args.batch}
     dims.update({k: int(v) for k, v in (p.split("=") for p in args.dims.split(",") if p)})
     proto = load_model(args.model)
@@ -47,15 +53,15 @@ def main(argv: list[str] | None = None) -> None:
     runners = {"onnxruntime": lambda: session.run(None, feed)}
     for name, runtime in _variants(args.model, args.lever).items():
         runners[name] = lambda r=runtime: jax.block_until_ready(r(feed))
+    for run in runners.values():
+        run()  # compiles
     times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(args.runs + 1):  # the first round compiles and warms up; dropped
+    while len(times["onnxruntime"]) < args.runs:
         for name, run in runners.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    ort_median = statistics.median(times["onnxruntime"][1:])
+            times[name] += timed_block(run, 5)
+    ort_median = statistics.median(times["onnxruntime"])
     for name, values in times.items():
-        median = statistics.median(values[1:])
+        median = statistics.median(values)
         print(f"{name:12s} {median * 1e3:9.2f} ms  ratio to ORT {median / ort_median:.2f}×")
 
 

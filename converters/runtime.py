@@ -9,6 +9,12 @@ Rules (documented for users):
 - Inside the compiled function, some layers run in a faster form
   (`axonnx.converters.fast_paths`: NHWC convolutions with pre-transposed kernels); the
   stored model and state are not changed. `Runtime(..., fast=False)` turns this off.
+- On CPU, each compilation asks XLA to hand convolutions to XNNPACK and dots and
+  reductions to YNNPACK (`CPU_COMPILER_OPTIONS`; nothing process-wide changes). This
+  XLA's default also sends convolutions to YNNPACK, which is slower: ResNet-50 goes
+  from 1.60–1.74× onnxruntime's latency to 1.35–1.40× at batch 1 and from 1.88–2.08×
+  to 1.63–1.67× at batch 8 (docs/performance.md). `Runtime(..., compiler_options={})`
+  compiles with XLA's defaults.
 - Set `AXONNX_COMPILATION_CACHE=/some/folder` to keep compiled functions on disk
   (JAX's persistent compilation cache): a later process running the same model with
   the same shapes skips compiling.
@@ -38,13 +44,30 @@ from axonnx.node import Node
 from axonnx.ops import get_op
 from axonnx.state import ModelState
 
-__all__ = ["Runtime", "inline_dispatch"]
+__all__ = ["CPU_COMPILER_OPTIONS", "Runtime", "inline_dispatch"]
+
+# XLA debug options for CPU compilations (measured in docs/performance.md)
+CPU_COMPILER_OPTIONS = {
+    "xla_cpu_experimental_xnn_fusion_type": (
+        "LIBRARY_FUSION_TYPE_INDIVIDUAL_CONVOLUTION,LIBRARY_FUSION_TYPE_ELTWISE"
+    ),
+    "xla_cpu_experimental_ynn_fusion_type": (
+        "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"
+    ),
+}
 
 
 class Runtime:
     """A callable that runs `model` with `state` on a dict of named inputs."""
 
-    def __init__(self, model: Node, state: ModelState, *, fast: bool = True):
+    def __init__(
+        self,
+        model: Node,
+        state: ModelState,
+        *,
+        fast: bool = True,
+        compiler_options: Mapping[str, str] | None = None,
+    ):
         self.plan: Plan = plan(model)
         self.state = state
         self.static_names = _static_inputs(self.plan)
@@ -54,6 +77,9 @@ class Runtime:
             if n.op not in ("input", "param")
         )
         self._compiled: dict[tuple, Any] = {}
+        if compiler_options is None:
+            compiler_options = CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else {}
+        self._jit = functools.partial(jax.jit, compiler_options=dict(compiler_options) or None)
         self._plan, self._state = self.plan, state
         if fast and not self.eager:
             rewritten, self._state = prepare(model, state)
@@ -74,7 +100,7 @@ class Runtime:
         signature = tuple((n, _key(v)) for n, v in sorted(static.items())) if static else ()
         compiled = self._compiled.get(signature)
         if compiled is None:
-            compiled = jax.jit(functools.partial(self._traced, static))
+            compiled = self._jit(functools.partial(self._traced, static))
             self._compiled[signature] = compiled
         if compiled is _EAGER:
             return run(self.plan, self.state, dict(inputs))[0]
@@ -97,7 +123,8 @@ class Runtime:
             values = collect(self.state, dict(inputs))
         else:
             static, dynamic = self._split(inputs)
-            values = jax.jit(lambda st, feed: collect(st, {**feed, **static}))(self.state, dynamic)
+            compiled = self._jit(lambda st, feed: collect(st, {**feed, **static}))
+            values = compiled(self.state, dynamic)
         return {name: np.asarray(v) for name, v in values.items()}
 
     def _split(self, inputs: Mapping[str, Any]) -> tuple[dict, dict]:

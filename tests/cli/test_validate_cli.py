@@ -67,3 +67,21 @@ def test_bench_prints_both_runtimes_and_the_ratio():
     assert result.exit_code == 0, result.output
     assert "onnxruntime" in result.output and "axonnx" in result.output
     assert "ratio axonnx / onnxruntime" in result.output
+
+
+def test_bench_times_runs_in_blocks_after_a_warm_up(monkeypatch):
+    from axonnx.converters import bench as bench_module
+    from axonnx.converters.runtime import Runtime
+
+    calls = []
+    original = Runtime.__call__
+
+    def counted(self, feed):
+        calls.append(1)
+        return original(self, feed)
+
+    monkeypatch.setattr(Runtime, "__call__", counted)
+    result = bench_module.bench(MODELS / "mlp.onnx", batch=2, runs=7, block=3)
+    # first call, then blocks of 3, 3 and 1 timed runs, each after one warm-up
+    assert len(calls) == 1 + (3 + 3 + 1) + 3
+    assert 0 < result.axonnx.median <= result.axonnx.p90

@@ -11,7 +11,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 import axonnx as ax
 from axonnx.converters.fast_paths import CONV_HWIO
-from axonnx.converters.runtime import Runtime
+from axonnx.converters.runtime import CPU_COMPILER_OPTIONS, Runtime
+
+CPU_OPTION = next(iter(CPU_COMPILER_OPTIONS))
 
 # (kernel shape, attributes): 3×3 padded, strided, 1×1 pointwise, 1×1 strided,
 # grouped, dilated, SAME_UPPER, asymmetric pads, no bias.
@@ -72,3 +74,15 @@ def test_rewrite_leaves_the_stored_kernel_alone():
     after = np.asarray(state.params["conv"]["kernel"])
     assert after.shape == (6, 4, 3, 3) and after.tobytes() == before.tobytes()
     assert after.tobytes() == numpy_helper.to_array(proto.graph.initializer[0]).tobytes()
+
+
+def test_cpu_compiler_options_reach_xla_and_change_no_result():
+    proto = _conv_model((6, 4, 1, 1), {})
+    x = np.random.default_rng(2).standard_normal((3, 4, 9, 10)).astype(np.float32)
+    model, state = ax.import_onnx(proto)
+    tuned = np.asarray(Runtime(model, state)({"x": x})["y"])
+    plain = np.asarray(Runtime(model, state, compiler_options={})({"x": x})["y"])
+    np.testing.assert_allclose(tuned, plain, rtol=1e-5, atol=1e-5)
+    broken = Runtime(model, state, compiler_options={CPU_OPTION: "NOT_A_FUSION_TYPE"})
+    with pytest.raises(Exception, match=CPU_OPTION):
+        broken({"x": x})
