@@ -10,28 +10,41 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import axonnx as ax
-from axonnx.converters.fast_paths import CONV_HWIO
+from axonnx.converters.fast_paths import CONV_HWIO, few_taps
 from axonnx.converters.runtime import CPU_COMPILER_OPTIONS, Runtime
 
 CPU_OPTION = next(iter(CPU_COMPILER_OPTIONS))
 
 # (kernel shape, attributes): 3×3 padded, strided, 1×1 pointwise, 1×1 strided,
-# grouped, dilated, SAME_UPPER, asymmetric pads, no bias.
-CASES = [
-    ((6, 4, 3, 3), {"pads": [1, 1, 1, 1]}),
-    ((6, 4, 3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
-    ((6, 4, 1, 1), {}),
-    ((6, 4, 1, 1), {"strides": [2, 2]}),
-    ((8, 2, 3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
-    ((6, 4, 3, 3), {"dilations": [2, 2]}),
-    ((6, 4, 3, 2), {"auto_pad": "SAME_UPPER", "strides": [2, 1]}),
-    ((6, 4, 2, 3), {"pads": [0, 1, 2, 0]}),
-    ((6, 4, 3, 3), {"bias": False}),
+# grouped, dilated, SAME_UPPER, asymmetric pads, no bias; each through XLA's
+# convolution (16 input channels) and as shifted slices (2 input channels, `few_taps`),
+# plus depthwise and channel-multiplier forms.
+KERNEL_ATTRS = [
+    ((3, 3), {"pads": [1, 1, 1, 1]}),
+    ((3, 3), {"strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ((1, 1), {}),
+    ((1, 1), {"strides": [2, 2]}),
+    ((3, 3), {"group": 2, "pads": [1, 1, 1, 1]}),
+    ((3, 3), {"dilations": [2, 2]}),
+    ((3, 2), {"auto_pad": "SAME_UPPER", "strides": [2, 1]}),
+    ((2, 3), {"pads": [0, 1, 2, 0]}),
+    ((3, 3), {"bias": False}),
 ]
+CASES = [
+    *(((64, 16 // a.get("group", 1), *k), a) for k, a in KERNEL_ATTRS),  # XLA
+    *(((6, 2 // a.get("group", 1), *k), a) for k, a in KERNEL_ATTRS),  # taps
+    ((4, 1, 3, 3), {"group": 4, "pads": [1, 1, 1, 1]}),  # depthwise
+    ((8, 1, 3, 3), {"group": 4, "strides": [2, 2]}),  # depthwise, multiplier 2
+]
+
+
+def _channels(kernel_shape, attrs) -> int:
+    return kernel_shape[1] * attrs.get("group", 1)
 
 
 def _conv_model(kernel_shape, attrs) -> onnx.ModelProto:
     rng = np.random.default_rng(0)
+    channels = _channels(kernel_shape, attrs)
     attrs = dict(attrs)
     bias = attrs.pop("bias", True)
     inits = [numpy_helper.from_array(rng.standard_normal(kernel_shape).astype(np.float32), "w")]
@@ -48,7 +61,7 @@ def _conv_model(kernel_shape, attrs) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,
         "conv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 9, 10])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", channels, 9, 10])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         inits,
     )
@@ -58,12 +71,22 @@ def _conv_model(kernel_shape, attrs) -> onnx.ModelProto:
 @pytest.mark.parametrize(("kernel_shape", "attrs"), CASES)
 def test_nhwc_conv_matches_onnxruntime(kernel_shape, attrs):
     proto = _conv_model(kernel_shape, attrs)
-    x = np.random.default_rng(1).standard_normal((2, 4, 9, 10)).astype(np.float32)
+    x = np.random.default_rng(1).standard_normal((2, _channels(kernel_shape, attrs), 9, 10))
+    x = x.astype(np.float32)
     expected = ort.InferenceSession(proto.SerializeToString()).run(None, {"x": x})[0]
     model, state = ax.import_onnx(proto)
     runtime = Runtime(model, state)
     assert any(n.op == CONV_HWIO for n in runtime._plan.order)
     np.testing.assert_allclose(np.asarray(runtime({"x": x})["y"]), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_both_convolution_forms_are_covered():
+    hwio = [(h, w, i, o) for (o, i, h, w), _ in CASES]
+    assert any(few_taps(k) for k in hwio) and any(not few_taps(k) for k in hwio)
+    assert few_taps((3, 3, 1, 8)) and few_taps((3, 3, 4, 16))
+    assert not few_taps((3, 3, 8, 16))  # more than TAPS_LIMIT products per output
+    assert not few_taps((3, 3, 4, 64))  # more than ENTRIES_LIMIT kernel entries
+    assert not few_taps((1, 1, 2, 8))  # pointwise: a matmul
 
 
 def test_rewrite_leaves_the_stored_kernel_alone():
