@@ -88,6 +88,7 @@ from axonnx.converters import export_onnx, import_onnx, validate
 from axonnx.errors import (
     AxonnxError,
     CompileTimeValueError,
+    DeviceUnavailableError,
     InvalidModelError,
     LayerError,
     ResourceLimitError,
@@ -106,6 +107,7 @@ from axonnx.summary import summary
 
 __all__ = [
     "CompileTimeValueError",
+    "DeviceUnavailableError",
     "ResourceLimitError",
     "Loop",
     "freeze",

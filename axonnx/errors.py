@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "AxonnxError",
     "CompileTimeValueError",
+    "DeviceUnavailableError",
     "InvalidModelError",
     "LayerError",
     "ResourceLimitError",
@@ -45,3 +46,7 @@ class LayerError(AxonnxError):
 
 class ResourceLimitError(AxonnxError, ValueError):
     """A file declares more than axonnx will allocate (e.g. a tensor of 10^12 elements)."""
+
+
+class DeviceUnavailableError(AxonnxError, RuntimeError):
+    """The accelerator asked for is not available (no GPU, or no CUDA build)."""

@@ -129,24 +129,24 @@ _FLOP_RULES = {
 }
 
 
-def worker(path: str, batch: int, dims: dict, runs: int, validate: bool) -> dict:
+def worker(path: str, batch: int, dims: dict, runs: int, validate: bool, device: str) -> dict:
     """One (model, batch) measurement, run in its own process."""
     from axonnx.converters.bench import bench
 
-    result = bench(path, batch=batch, dims=dims, runs=runs, threads=2)
+    result = bench(path, batch=batch, dims=dims, runs=runs, threads=2, device=device)
     record = result.to_dict()
     record["gflop"] = count_flops(path, result.inputs) / 1e9
     if validate:
         from axonnx.converters.validate import validate as check
 
-        report = check(path, result.inputs)
+        report = check(path, result.inputs, providers=["cuda" if device == "gpu" else "cpu"])
         record["validate"] = bool(report.passed)
     return record
 
 
-def _run_worker(path: str, batch: int, dims: dict, runs: int, validate: bool) -> dict:
+def _run_worker(path: str, batch: int, dims: dict, runs: int, validate: bool, device: str) -> dict:
     command = [sys.executable, __file__, "--worker", path, str(batch), json.dumps(dims)]
-    command += ["--runs", str(runs)] + (["--validate"] if validate else [])
+    command += ["--runs", str(runs), "--device", device] + (["--validate"] if validate else [])
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
@@ -158,7 +158,7 @@ def _row(name: str, batch: int, r: dict, peak: float) -> str:
     if "error" in r:
         return f"| {name} | {batch} | error: {r['error'][:80]} |" + " |" * 9
     ax, ort = r["axonnx"], r["onnxruntime"]
-    share = [f"{r['gflop'] / t['median'] / peak:.0%}" for t in (ort, ax)]
+    share = [f"{r['gflop'] / t['median'] / peak:.0%}" if peak else "–" for t in (ort, ax)]
     cells = [
         name,
         str(batch),
@@ -190,15 +190,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--validate", action="store_true", help="also run ax.validate")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument(
+        "--device", choices=["cpu", "gpu"], default="cpu", help="gpu: CUDA provider vs JAX GPU"
+    )
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         path, batch, dims = args.worker
-        record = worker(path, int(batch), json.loads(dims), args.runs, args.validate)
+        record = worker(path, int(batch), json.loads(dims), args.runs, args.validate, args.device)
         print(json.dumps(record))
         return
-    peak = matmul_peak()
-    print(f"NumPy float32 matmul peak: {peak:.0f} GFLOP/s", flush=True)
+    if args.device == "gpu":
+        from axonnx.converters.bench import gpu_missing
+
+        if reason := gpu_missing():
+            print(f"GPU suite skipped: {reason}")
+            return
+    # the matmul peak is the CPU's; GPU rows leave the share of the peak out
+    peak = matmul_peak() if args.device == "cpu" else 0.0
+    print(f"float32 matmul peak: {peak:.0f} GFLOP/s", flush=True)
     lines, records = [HEADER], []
     for name in args.models:
         template, dims = SUITE[name]
@@ -207,21 +217,25 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{name}: {path} missing (run benchmarks/make_suite_models.py)", flush=True)
             continue
         for batch in args.batches:
-            record = _run_worker(path, batch, dims, args.runs, args.validate)
+            record = _run_worker(path, batch, dims, args.runs, args.validate, args.device)
             records.append({**record, "model": name, "batch": batch})
             lines.append(_row(name, batch, record, peak))
             print(lines[-1], flush=True)
-    peak = max(peak, matmul_peak())  # again at the end: the machine may be busy
+    if peak:
+        peak = max(peak, matmul_peak())  # again at the end: the machine may be busy
     lines[1:] = [_row(r["model"], r["batch"], r, peak) for r in records]
-    _write(args.out, peak, lines, records)
+    _write(args.out, args.device, peak, lines, records)
 
 
-def _write(out: Path, peak: float, lines: list[str], records: list[dict]) -> None:
+def _write(out: Path, device: str, peak: float, lines: list[str], records: list[dict]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    note = f"Matmul peak (NumPy float32, measured): {peak:.0f} GFLOP/s.\n\n"
-    (out / "suite.md").write_text(note + "\n".join(lines) + "\n")
-    (out / "suite.json").write_text(json.dumps({"matmul_peak_gflops": peak, "results": records}))
-    print(f"wrote {out / 'suite.md'} and {out / 'suite.json'}")
+    stem = "suite" if device == "cpu" else f"suite_{device}"
+    note = f"Device: {device}. Matmul peak (float32, best of NumPy and onnxruntime): "
+    note += f"{peak:.0f} GFLOP/s.\n\n" if peak else "not measured.\n\n"
+    (out / f"{stem}.md").write_text(note + "\n".join(lines) + "\n")
+    document = {"device": device, "matmul_peak_gflops": peak, "results": records}
+    (out / f"{stem}.json").write_text(json.dumps(document))
+    print(f"wrote {out / stem}.md and .json")
 
 
 if __name__ == "__main__":

@@ -206,12 +206,24 @@ def _proto(path: str):
 @click.option(
     "--threads", type=int, default=2, show_default=True, help="onnxruntime intra-op threads."
 )
+@click.option(
+    "--device",
+    type=click.Choice(["cpu", "gpu"]),
+    default="cpu",
+    show_default=True,
+    help="gpu: onnxruntime's CUDA provider against JAX on the GPU.",
+)
 @handles_errors
-def bench_command(model: str, batch: int, dims: str | None, runs: int, threads: int) -> None:
+def bench_command(
+    model: str, batch: int, dims: str | None, runs: int, threads: int, device: str
+) -> None:
     """Time axonnx against onnxruntime on one model, interleaved in this process."""
     from axonnx.converters.bench import bench
 
-    click.echo(str(bench(model, batch=batch, dims=_parse_dims(dims), runs=runs, threads=threads)))
+    result = bench(
+        model, batch=batch, dims=_parse_dims(dims), runs=runs, threads=threads, device=device
+    )
+    click.echo(str(result))
 
 
 @main.command("export")

@@ -15,8 +15,9 @@ import numpy as np
 
 from axonnx.converters.inputs import make_inputs
 from axonnx.converters.loading import load_model
+from axonnx.errors import DeviceUnavailableError
 
-__all__ = ["BenchResult", "bench", "timed_block"]
+__all__ = ["BenchResult", "bench", "gpu_missing", "timed_block"]
 
 
 @dataclass
@@ -39,6 +40,7 @@ class BenchResult:
     axonnx: Timing
     onnxruntime: Timing
     inputs: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    device: str = "cpu"
 
     @property
     def ratio(self) -> float:
@@ -48,7 +50,8 @@ class BenchResult:
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
         timings = {"axonnx": vars(self.axonnx), "onnxruntime": vars(self.onnxruntime)}
-        return {"model": self.model, "batch": self.batch, **timings, "ratio": self.ratio}
+        header = {"model": self.model, "batch": self.batch, "device": self.device}
+        return {**header, **timings, "ratio": self.ratio}
 
     def __str__(self) -> str:
         rows = [("", "first call", "median", "p90", "items/s", "peak RSS +")]
@@ -102,6 +105,7 @@ def bench(
     inputs: Mapping[str, Any] | None = None,
     inline: bool = True,
     block: int = 5,
+    device: str = "cpu",
 ) -> BenchResult:
     """Time axonnx and onnxruntime on the same inputs, in interleaved blocks.
 
@@ -117,12 +121,20 @@ def bench(
     runs JAX's CPU computations in the calling thread, as onnxruntime does
     (`axonnx.converters.runtime.inline_dispatch`; process-wide, effective only if JAX
     has not started yet).
+
+    `device="gpu"` compares onnxruntime's CUDA provider with JAX on the GPU, both
+    taking host inputs and returning host outputs; it raises `DeviceUnavailableError`
+    (with `gpu_missing()`'s reason) where there is no GPU.
     """
     import onnxruntime as ort
 
     from axonnx.converters.onnx_import import import_onnx
     from axonnx.converters.runtime import Runtime, inline_dispatch
 
+    if device not in _PROVIDERS:
+        raise ValueError(f"bench: device must be one of {sorted(_PROVIDERS)}, not {device!r}")
+    if device == "gpu" and (reason := gpu_missing()):
+        raise DeviceUnavailableError(f"bench on the GPU: {reason}")
     if inline:
         inline_dispatch()
 
@@ -136,33 +148,63 @@ def bench(
 
     def load_ort():
         session = ort.InferenceSession(
-            proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+            proto.SerializeToString(), options, providers=[_PROVIDERS[device]]
         )
+        if session.get_providers()[0] != _PROVIDERS[device]:
+            raise DeviceUnavailableError(f"onnxruntime did not start {_PROVIDERS[device]}")
         session.run(None, feed)
         return session
 
     session, ort_first = _timed(load_ort)
     after_ort = _peak_rss_mib()
 
-    def load_axonnx():
-        runtime = Runtime(*import_onnx(proto))
-        jax.block_until_ready(runtime(feed))
-        return runtime
+    target = jax.devices(device)[0]
+    # on the GPU, outputs come back to the host as onnxruntime's do; on the CPU the
+    # device arrays are host memory already
+    finish = jax.block_until_ready if device == "cpu" else jax.device_get
 
-    runtime, ax_first = _timed(load_axonnx)
+    def run_axonnx():
+        with jax.default_device(target):
+            return finish(runtime(feed))
+
+    def load_axonnx():
+        nonlocal runtime
+        with jax.default_device(target):
+            runtime = Runtime(*import_onnx(proto))
+        run_axonnx()
+
+    runtime = None
+    _, ax_first = _timed(load_axonnx)
     after_ax = _peak_rss_mib()
     ort_times, ax_times = [], []
     while len(ax_times) < runs:
         timed = min(block, runs - len(ax_times))
         ort_times += timed_block(lambda: session.run(None, feed), timed)
-        ax_times += timed_block(lambda: jax.block_until_ready(runtime(feed)), timed)
+        ax_times += timed_block(run_axonnx, timed)
     return BenchResult(
         str(path),
         batch,
         _summary(ax_first, ax_times, batch, after_ax - after_ort),
         _summary(ort_first, ort_times, batch, after_ort - before),
         feed,
+        device,
     )
+
+
+def gpu_missing() -> str | None:
+    """Why axonnx and onnxruntime cannot both run on a GPU here; None when they can."""
+    import onnxruntime as ort
+
+    try:
+        jax.devices("gpu")
+    except RuntimeError:
+        return "JAX sees no GPU (a CUDA GPU and `pip install axonnx[cuda]` are needed)"
+    if _PROVIDERS["gpu"] not in ort.get_available_providers():
+        return "this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"
+    return None
+
+
+_PROVIDERS = {"cpu": "CPUExecutionProvider", "gpu": "CUDAExecutionProvider"}
 
 
 def _leading_dims(proto, batch: int) -> dict[str, int]:

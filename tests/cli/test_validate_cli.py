@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from axonnx.cli.main import main
@@ -85,3 +86,30 @@ def test_bench_times_runs_in_blocks_after_a_warm_up(monkeypatch):
     # first call, then blocks of 3, 3 and 1 timed runs, each after one warm-up
     assert len(calls) == 1 + (3 + 3 + 1) + 3
     assert 0 < result.axonnx.median <= result.axonnx.p90
+
+
+def test_bench_on_a_missing_gpu_exits_2_with_the_reason():
+    from axonnx.converters.bench import gpu_missing
+
+    reason = gpu_missing()
+    if reason is None:
+        pytest.skip("a GPU is present: the GPU comparison runs instead")
+    result = invoke("bench", MODELS / "mlp.onnx", "--device", "gpu", "--runs", "2")
+    assert result.exit_code == 2
+    assert reason in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_bench_on_the_gpu_when_there_is_one():
+    from axonnx.converters import bench as bench_module
+
+    if bench_module.gpu_missing():
+        pytest.skip("no GPU here")
+    result = bench_module.bench(MODELS / "mlp.onnx", batch=2, runs=3, device="gpu")
+    assert result.device == "gpu" and result.axonnx.median > 0
+
+
+def test_bench_rejects_an_unknown_device():
+    from axonnx.converters.bench import bench
+
+    with pytest.raises(ValueError, match="device"):
+        bench(MODELS / "mlp.onnx", device="tpu")
