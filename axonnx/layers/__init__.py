@@ -1,6 +1,7 @@
 """Functional layers: pure functions of JAX arrays, usable in any `jax.jit`/`jax.grad`."""
 
 from axonnx.layers.attention import dot_product_attention, multi_head_attention
+from axonnx.layers.conv_recurrent import conv_lstm, conv_lstm_cell
 from axonnx.layers.convolution import (
     conv,
     conv_transpose,
@@ -22,7 +23,7 @@ from axonnx.layers.pooling import (
     lp_pool,
     max_pool,
 )
-from axonnx.layers.recurrent import conv_lstm, conv_lstm_cell, gru, gru_cell, lstm, lstm_cell
+from axonnx.layers.recurrent import gru, gru_cell, lstm, lstm_cell
 from axonnx.layers.regularization import (
     alpha_dropout,
     dropout,

@@ -1,4 +1,4 @@
-"""Recurrent layers: LSTM and GRU with ONNX semantics, and a convolutional LSTM.
+"""Recurrent layers: LSTM and GRU with ONNX semantics (ConvLSTM: ``conv_recurrent``).
 
 Gates are stored in ONNX order (LSTM: i, o, f, c; GRU: z, r, h) and kernels in
 dense layout (in, out), so ONNX weights import with transposes only:
@@ -15,9 +15,10 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
-__all__ = ["lstm", "lstm_cell", "gru", "gru_cell", "conv_lstm", "conv_lstm_cell"]
+from axonnx.layers import _recurrent_core as core
+
+__all__ = ["lstm", "lstm_cell", "gru", "gru_cell"]
 
 Activation = str | Callable[[jax.Array], jax.Array]
 
@@ -31,7 +32,6 @@ _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "elu": jax.nn.elu,
     "leakyrelu": jax.nn.leaky_relu,
 }
-_DIRECTIONS = {"forward": (False,), "reverse": (True,), "bidirectional": (False, True)}
 _LSTM_ACTIVATIONS = ("sigmoid", "tanh", "tanh")
 _GRU_ACTIVATIONS = ("sigmoid", "tanh")
 
@@ -66,11 +66,11 @@ def _per_direction(activations: Sequence[Activation], per: int, num_dirs: int, w
 
 
 def _num_directions(direction: str, input_kernel: jax.Array, where: str) -> int:
-    if direction not in _DIRECTIONS:
+    if direction not in core.DIRECTIONS:
         raise ValueError(
-            f"{where}: expected direction in {sorted(_DIRECTIONS)}, got {direction!r}."
+            f"{where}: expected direction in {sorted(core.DIRECTIONS)}, got {direction!r}."
         )
-    num_dirs = len(_DIRECTIONS[direction])
+    num_dirs = len(core.DIRECTIONS[direction])
     if input_kernel.ndim != 3 or input_kernel.shape[0] != num_dirs:
         raise ValueError(
             f"{where}: expected input_kernel of shape ({num_dirs}, features, gates * hidden) "
@@ -83,120 +83,16 @@ def _kernels(where, x, input_kernel, hidden_kernel, gates: int, direction: str):
     """Checks the kernels of ``lstm`` / ``gru``; returns (compute dtype, directions, hidden)."""
     num_dirs = _num_directions(direction, input_kernel, where)
     hidden = hidden_kernel.shape[1]
-    _check_shape(where, "hidden_kernel", hidden_kernel, (num_dirs, hidden, gates * hidden))
-    return _compute_dtype(x), num_dirs, hidden
-
-
-def _check_shape(where: str, name: str, array: jax.Array, expected: tuple[int, ...]) -> None:
-    if tuple(array.shape) != tuple(expected):
-        raise ValueError(f"{where}: expected {name} of shape {expected}, got {array.shape}.")
-
-
-def _compute_dtype(x: jax.Array) -> jnp.dtype:
-    return jnp.promote_types(x.dtype, jnp.float32)
-
-
-def _split_bias(bias, prefix: tuple[int, ...], size: int, dtype) -> list[jax.Array]:
-    """ONNX bias (..., 2 * size) -> [input bias, hidden bias], zeros when None."""
-    if bias is None:
-        bias = jnp.zeros((*prefix, 2 * size), dtype)
-    return jnp.split(jnp.asarray(bias, dtype), 2, axis=-1)
-
-
-def _initial(state, shape: tuple[int, ...], dtype, where: str, name: str) -> jax.Array:
-    if state is None:
-        return jnp.zeros(shape, dtype)
-    _check_shape(where, name, state, shape)
-    return jnp.asarray(state, dtype)
-
-
-def _clip(x: jax.Array, clip: float | None) -> jax.Array:
-    return x if clip is None else jnp.clip(x, -clip, clip)
-
-
-# --- time loop ----------------------------------------------------------------
-
-
-def _per_batch(v: jax.Array, like: jax.Array) -> jax.Array:
-    """Broadcasts a (batch,) array against ``like`` (batch, ...)."""
-    return jnp.broadcast_to(jnp.reshape(v, v.shape + (1,) * (like.ndim - 1)), like.shape)
-
-
-def _reverse_valid(x: jax.Array, lengths: jax.Array) -> jax.Array:
-    """Reverses each sequence of ``x`` (time, batch, ...) within its valid length."""
-    t = jnp.arange(x.shape[0])[:, None]
-    index = jnp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
-    index = jnp.reshape(index, index.shape + (1,) * (x.ndim - 2))
-    return jnp.take_along_axis(x, jnp.broadcast_to(index, x.shape), axis=0)
-
-
-def _scan(step, inputs: jax.Array, carry: tuple, lengths: jax.Array, reverse: bool):
-    """Runs ``step(carry, x_t) -> carry`` over time, ONNX ``sequence_lens`` style.
-
-    ``inputs`` is (time, batch, ...); ``carry[0]`` is the emitted hidden state. Steps
-    at or past a sequence's length keep its carry and emit zeros.
-    Returns (outputs (time, batch, ...), final carry).
-    """
-    valid = jnp.arange(inputs.shape[0])[:, None] < lengths[None, :]
-
-    def body(old, step_inputs):
-        x_t, v = step_inputs
-        new = tuple(
-            jnp.where(_per_batch(v, n), n, o) for n, o in zip(step(old, x_t), old, strict=True)
-        )
-        return new, jnp.where(_per_batch(v, new[0]), new[0], 0.0)
-
-    if reverse:
-        inputs = _reverse_valid(inputs, lengths)
-    final, outputs = lax.scan(body, carry, (inputs, valid))
-    if reverse:
-        outputs = _reverse_valid(outputs, lengths)
-    return outputs, final
-
-
-def _lengths(sequence_lengths, x: jax.Array, where: str) -> jax.Array:
-    batch, time = x.shape[:2]
-    if sequence_lengths is None:
-        return jnp.full((batch,), time, jnp.int32)
-    _check_shape(where, "sequence_lengths", jnp.asarray(sequence_lengths), (batch,))
-    return jnp.asarray(sequence_lengths, jnp.int32)
-
-
-def _sequence(x, input_kernel, input_bias, init, make_step, *, direction, lengths):
-    """Shared driver of ``lstm`` and ``gru`` over all directions.
-
-    x: (batch, time, features); input_kernel: (dirs, features, k); input_bias: (dirs, k);
-    init: tuple of (dirs, batch, hidden) states; ``make_step(d)`` is direction d's step.
-    Returns outputs (batch, time, dirs, hidden) and the final states (dirs, batch, hidden).
-    """
-    outputs, finals = [], []
-    for d, reverse in enumerate(_DIRECTIONS[direction]):
-        x_proj = jnp.einsum("btf,fk->tbk", x, input_kernel[d]) + input_bias[d][None, None, :]
-        ys, final = _scan(make_step(d), x_proj, tuple(s[d] for s in init), lengths, reverse)
-        outputs.append(jnp.swapaxes(ys, 0, 1))
-        finals.append(final)
-    states = tuple(jnp.stack(s) for s in zip(*finals, strict=True))
-    return jnp.stack(outputs, axis=2), states
+    core.check_shape(where, "hidden_kernel", hidden_kernel, (num_dirs, hidden, gates * hidden))
+    return core.compute_dtype(x), num_dirs, hidden
 
 
 # --- LSTM ---------------------------------------------------------------------
 
 
-def _lstm_gates(pre, c, *, activations, clip, input_forget, peephole):
-    """LSTM update from gate pre-activations ``pre`` (..., 4 * hidden) in order i, o, f, c."""
-    f, g, h = activations
-    i, o, forget, cand = jnp.split(pre, 4, axis=-1)
-    p_i, p_o, p_f = (0.0, 0.0, 0.0) if peephole is None else jnp.split(peephole[None], 3, -1)
-    i = f(_clip(i + p_i * c, clip))
-    forget = 1.0 - i if input_forget else f(_clip(forget + p_f * c, clip))
-    c = forget * c + i * g(_clip(cand, clip))
-    o = f(_clip(o + p_o * c, clip))
-    return o * h(c), c
-
-
 def _lstm_step(carry, x_proj, *, hidden_kernel, **gate_options):
     h, c = carry
-    return _lstm_gates(x_proj + h @ hidden_kernel, c, **gate_options)
+    return core.lstm_gates(x_proj + h @ hidden_kernel, c, **gate_options)
 
 
 def lstm_cell(
@@ -234,8 +130,8 @@ def lstm_cell(
     >>> h.shape
     (2, 4)
     """
-    dtype = _compute_dtype(x)
-    input_bias, hidden_bias = _split_bias(bias, (), input_kernel.shape[-1], dtype)
+    dtype = core.compute_dtype(x)
+    input_bias, hidden_bias = core.split_bias(bias, (), input_kernel.shape[-1], dtype)
     x_proj = x.astype(dtype) @ input_kernel.astype(dtype) + (input_bias + hidden_bias)[None]
     h, c = _lstm_step(
         (hidden_state.astype(dtype), cell_state.astype(dtype)),
@@ -299,10 +195,10 @@ def lstm(
     dtype, num_dirs, hidden = _kernels("lstm", x, input_kernel, hidden_kernel, 4, direction)
     state_shape = (num_dirs, x.shape[0], hidden)
     init = (
-        _initial(hidden_state, state_shape, dtype, "lstm", "hidden_state"),
-        _initial(cell_state, state_shape, dtype, "lstm", "cell_state"),
+        core.initial(hidden_state, state_shape, dtype, "lstm", "hidden_state"),
+        core.initial(cell_state, state_shape, dtype, "lstm", "cell_state"),
     )
-    input_bias, hidden_bias = _split_bias(bias, (num_dirs,), 4 * hidden, dtype)
+    input_bias, hidden_bias = core.split_bias(bias, (num_dirs,), 4 * hidden, dtype)
     acts = _per_direction(activations, 3, num_dirs, "lstm")
 
     def make_step(d):
@@ -315,14 +211,14 @@ def lstm(
             peephole=None if peephole is None else peephole[d].astype(dtype),
         )
 
-    outputs, (h_n, c_n) = _sequence(
+    outputs, (h_n, c_n) = core.sequence(
         x.astype(dtype),
         input_kernel.astype(dtype),
         input_bias + hidden_bias,
         init,
         make_step,
         direction=direction,
-        lengths=_lengths(sequence_lengths, x, "lstm"),
+        lengths=core.lengths(sequence_lengths, x, "lstm"),
     )
     return outputs.astype(x.dtype), (h_n.astype(x.dtype), c_n.astype(x.dtype))
 
@@ -338,13 +234,13 @@ def _gru_step(carry, x_proj, *, hidden_kernel, hidden_bias, activations, clip, l
     x_z, x_r, x_h = jnp.split(x_proj, 3, axis=-1)
     r_kernel, r_bias = hidden_kernel[:, 2 * size :], hidden_bias[None, 2 * size :]
     h_z, h_r = jnp.split(h @ hidden_kernel[:, : 2 * size] + hidden_bias[None, : 2 * size], 2, -1)
-    z = f(_clip(x_z + h_z, clip))
-    r = f(_clip(x_r + h_r, clip))
+    z = f(core.clip(x_z + h_z, clip))
+    r = f(core.clip(x_r + h_r, clip))
     if linear_before_reset:
         h_h = r * (h @ r_kernel + r_bias)
     else:
         h_h = (r * h) @ r_kernel + r_bias
-    candidate = g(_clip(x_h + h_h, clip))
+    candidate = g(core.clip(x_h + h_h, clip))
     return ((1.0 - z) * candidate + z * h,)
 
 
@@ -378,8 +274,8 @@ def gru_cell(
     >>> gru_cell(x, h, jnp.ones((3, 12)), jnp.ones((4, 12))).shape
     (2, 4)
     """
-    dtype = _compute_dtype(x)
-    input_bias, hidden_bias = _split_bias(bias, (), input_kernel.shape[-1], dtype)
+    dtype = core.compute_dtype(x)
+    input_bias, hidden_bias = core.split_bias(bias, (), input_kernel.shape[-1], dtype)
     (h,) = _gru_step(
         (hidden_state.astype(dtype),),
         x.astype(dtype) @ input_kernel.astype(dtype) + input_bias[None],
@@ -434,8 +330,10 @@ def gru(
     ((2, 5, 1, 4), (1, 2, 4))
     """
     dtype, num_dirs, hidden = _kernels("gru", x, input_kernel, hidden_kernel, 3, direction)
-    init = (_initial(hidden_state, (num_dirs, x.shape[0], hidden), dtype, "gru", "hidden_state"),)
-    input_bias, hidden_bias = _split_bias(bias, (num_dirs,), 3 * hidden, dtype)
+    init = (
+        core.initial(hidden_state, (num_dirs, x.shape[0], hidden), dtype, "gru", "hidden_state"),
+    )
+    input_bias, hidden_bias = core.split_bias(bias, (num_dirs,), 3 * hidden, dtype)
     acts = _per_direction(activations, 2, num_dirs, "gru")
 
     def make_step(d):
@@ -448,129 +346,13 @@ def gru(
             linear_before_reset=linear_before_reset,
         )
 
-    outputs, (h_n,) = _sequence(
+    outputs, (h_n,) = core.sequence(
         x.astype(dtype),
         input_kernel.astype(dtype),
         input_bias,
         init,
         make_step,
         direction=direction,
-        lengths=_lengths(sequence_lengths, x, "gru"),
+        lengths=core.lengths(sequence_lengths, x, "gru"),
     )
     return outputs.astype(x.dtype), h_n.astype(x.dtype)
-
-
-# --- convolutional LSTM ---------------------------------------------------------
-
-
-def _conv_same(x: jax.Array, kernel: jax.Array, strides: int | Sequence[int]) -> jax.Array:
-    """Channels-last convolution with "SAME" padding; kernel (*window, in, out)."""
-    n = x.ndim - 2
-    strides = (strides,) * n if isinstance(strides, int) else tuple(strides)
-    spatial = tuple(range(1, n + 1))
-    numbers = lax.ConvDimensionNumbers(
-        lhs_spec=(0, n + 1, *spatial), rhs_spec=(n + 1, n, *range(n)), out_spec=(0, n + 1, *spatial)
-    )
-    return lax.conv_general_dilated(x, kernel, strides, "SAME", dimension_numbers=numbers)
-
-
-def _conv_input(x, input_kernel, bias, strides):
-    """Input projection ``conv(x) + bias`` of (batch, *spatial, channels) frames."""
-    y = _conv_same(x, input_kernel, strides)
-    if bias is None:
-        return y
-    return y + jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,)).astype(y.dtype)
-
-
-def _conv_lstm_step(carry, x_proj, *, hidden_kernel):
-    h, c = carry
-    pre = x_proj + _conv_same(h, hidden_kernel, 1)
-    activations = (jax.nn.sigmoid, jnp.tanh, jnp.tanh)
-    return _lstm_gates(
-        pre, c, activations=activations, clip=None, input_forget=False, peephole=None
-    )
-
-
-def conv_lstm_cell(
-    x: jax.Array,
-    hidden_state: jax.Array,
-    cell_state: jax.Array,
-    input_kernel: jax.Array,
-    hidden_kernel: jax.Array,
-    bias: jax.Array | None = None,
-    *,
-    strides: int | Sequence[int] = 1,
-) -> tuple[jax.Array, jax.Array]:
-    """One convolutional LSTM step (channels last, "SAME" padding, gates i, o, f, c).
-
-    Gate pre-activations are ``conv(x, input_kernel) + conv(h, hidden_kernel) + bias``;
-    the update is the LSTM one with sigmoid / tanh / tanh.
-
-    Args:
-        x: (batch, *spatial, channels).
-        hidden_state: (batch, *out_spatial, hidden), out_spatial = ceil(spatial / strides).
-        cell_state: same shape as ``hidden_state``.
-        input_kernel: (*window, channels, 4 * hidden).
-        hidden_kernel: (*window, hidden, 4 * hidden).
-        bias: (4 * hidden,) or None.
-        strides: strides of the input convolution.
-
-    Returns:
-        ``(h, c)``, each (batch, *out_spatial, hidden) with the dtype of ``x``.
-
-    >>> x, h = jnp.ones((2, 8, 8, 3)), jnp.zeros((2, 8, 8, 4))
-    >>> h, c = conv_lstm_cell(x, h, h, jnp.ones((3, 3, 3, 16)), jnp.ones((3, 3, 4, 16)))
-    >>> h.shape
-    (2, 8, 8, 4)
-    """
-    dtype = _compute_dtype(x)
-    x_proj = _conv_input(x.astype(dtype), input_kernel.astype(dtype), bias, strides)
-    carry = (hidden_state.astype(dtype), cell_state.astype(dtype))
-    h, c = _conv_lstm_step(carry, x_proj, hidden_kernel=hidden_kernel.astype(dtype))
-    return h.astype(x.dtype), c.astype(x.dtype)
-
-
-def conv_lstm(
-    x: jax.Array,
-    input_kernel: jax.Array,
-    hidden_kernel: jax.Array,
-    bias: jax.Array | None = None,
-    *,
-    hidden_state: jax.Array | None = None,
-    cell_state: jax.Array | None = None,
-    strides: int | Sequence[int] = 1,
-) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    """Convolutional LSTM over a sequence of frames (channels last).
-
-    Args:
-        x: (batch, time, *spatial, channels).
-        input_kernel: (*window, channels, 4 * hidden), gates i, o, f, c.
-        hidden_kernel: (*window, hidden, 4 * hidden).
-        bias: (4 * hidden,) or None.
-        hidden_state: initial h, (batch, *out_spatial, hidden); zeros when None.
-        cell_state: initial c, same shape; zeros when None.
-        strides: strides of the input convolution.
-
-    Returns:
-        ``(outputs, (h_n, c_n))``: outputs (batch, time, *out_spatial, hidden) and final
-        states (batch, *out_spatial, hidden), with the dtype of ``x``.
-
-    >>> x = jnp.ones((2, 5, 8, 8, 3))
-    >>> y, (h, c) = conv_lstm(x, jnp.ones((3, 3, 3, 16)), jnp.ones((3, 3, 4, 16)))
-    >>> y.shape
-    (2, 5, 8, 8, 4)
-    """
-    dtype = _compute_dtype(x)
-    batch, time = x.shape[:2]
-    frames = jnp.reshape(x.astype(dtype), (batch * time, *x.shape[2:]))
-    x_proj = _conv_input(frames, input_kernel.astype(dtype), bias, strides)
-    x_proj = jnp.swapaxes(jnp.reshape(x_proj, (batch, time, *x_proj.shape[1:])), 0, 1)
-    state_shape = (batch, *x_proj.shape[2:-1], hidden_kernel.shape[-2])
-    init = (
-        _initial(hidden_state, state_shape, dtype, "conv_lstm", "hidden_state"),
-        _initial(cell_state, state_shape, dtype, "conv_lstm", "cell_state"),
-    )
-    step = partial(_conv_lstm_step, hidden_kernel=hidden_kernel.astype(dtype))
-    outputs, (h_n, c_n) = _scan(step, x_proj, init, _lengths(None, x, "conv_lstm"), False)
-    outputs = jnp.swapaxes(outputs, 0, 1)
-    return outputs.astype(x.dtype), (h_n.astype(x.dtype), c_n.astype(x.dtype))

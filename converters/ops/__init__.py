@@ -10,6 +10,7 @@ from axonnx.converters.ops import (  # noqa: F401
     nn_attention,
     nn_conv,
     nn_norm,
+    nn_pool,
     nn_recurrent,
     quantization,
     random,

@@ -1,5 +1,5 @@
-"""Private helpers of the nn_conv ops: ONNX padding attributes, window geometry,
-point sampling (GridSample, DeformConv) and Resize interpolation weights.
+"""Private helpers of the nn_conv and nn_pool ops: ONNX padding attributes, window
+geometry, point sampling (GridSample, DeformConv) and Resize interpolation weights.
 
 Window geometry and Resize weights depend only on shapes and attributes, so they are
 computed with NumPy while tracing and enter the graph as constants.
@@ -14,11 +14,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from axonnx.errors import InvalidModelError, UnsupportedOpError
+from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
 __all__: list[str] = []
 
 _AUTO_PADS = {"SAME_UPPER": "same", "SAME_LOWER": "same_lower", "VALID": "valid"}
+
+
+def spatial_rank(X, op: str) -> int:
+    """The number of spatial axes of a channels-first input `(N, C, *spatial)`."""
+    if X.ndim < 3:
+        raise ShapeError(f"{op}: expected input (N, C, *spatial), got shape {X.shape}")
+    return X.ndim - 2
 
 
 def per_axis(values: Sequence[int] | None, n: int, default: int, what: str) -> tuple[int, ...]:

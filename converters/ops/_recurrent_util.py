@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
-from axonnx.layers.recurrent import _clip, _compute_dtype, _lengths, _sequence, _split_bias
+from axonnx.layers import _recurrent_core as core
 
 __all__: list[str] = []
 
@@ -123,7 +123,7 @@ def state_out(state, layout: int):
 
 def _rnn_step(carry, x_proj, *, hidden_kernel, activation, clip):
     (h,) = carry
-    return (activation(_clip(x_proj + h @ hidden_kernel, clip)),)
+    return (activation(core.clip(x_proj + h @ hidden_kernel, clip)),)
 
 
 def simple_rnn(
@@ -144,9 +144,9 @@ def simple_rnn(
 
     Returns `(outputs (batch, time, dirs, hidden), h_n (dirs, batch, hidden))`.
     """
-    dtype = _compute_dtype(x)
+    dtype = core.compute_dtype(x)
     dirs, hidden = hidden_kernel.shape[0], hidden_kernel.shape[-1]
-    input_bias, hidden_bias = _split_bias(bias, (dirs,), hidden, dtype)
+    input_bias, hidden_bias = core.split_bias(bias, (dirs,), hidden, dtype)
     if hidden_state is None:
         hidden_state = jnp.zeros((dirs, x.shape[0], hidden), dtype)
 
@@ -158,13 +158,13 @@ def simple_rnn(
             clip=clip,
         )
 
-    outputs, (h_n,) = _sequence(
+    outputs, (h_n,) = core.sequence(
         x.astype(dtype),
         input_kernel.astype(dtype),
         input_bias + hidden_bias,
         (jnp.asarray(hidden_state, dtype),),
         make_step,
         direction=direction,
-        lengths=_lengths(sequence_lengths, x, "RNN"),
+        lengths=core.lengths(sequence_lengths, x, "RNN"),
     )
     return outputs.astype(x.dtype), h_n.astype(x.dtype)

@@ -16,6 +16,7 @@ from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
 from axonnx.layers import recurrent
+from axonnx.layers.conv_recurrent import conv_lstm, conv_lstm_cell
 
 DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
 BATCH, TIME, FEATURES, HIDDEN = 3, 5, 4, 6
@@ -366,13 +367,13 @@ def test_conv_lstm_matches_numpy(stride):
     expected_y, expected_h, expected_c = numpy_conv_lstm(
         x, input_kernel, hidden_kernel, bias, stride
     )
-    y, (h, c) = jax.jit(recurrent.conv_lstm, static_argnames="strides")(
+    y, (h, c) = jax.jit(conv_lstm, static_argnames="strides")(
         x, input_kernel, hidden_kernel, bias, strides=stride
     )
     assert_close(y, expected_y, 1e-4)
     assert_close(h, expected_h, 1e-4)
     assert_close(c, expected_c, 1e-4)
-    h1, c1 = recurrent.conv_lstm_cell(
+    h1, c1 = conv_lstm_cell(
         x[:, 0],
         np.zeros_like(h),
         np.zeros_like(c),
@@ -386,7 +387,7 @@ def test_conv_lstm_matches_numpy(stride):
 
 def test_conv_lstm_bfloat16_keeps_dtype():
     x = jnp.ones((1, 2, 4, 4, 2), jnp.bfloat16)
-    y, (h, c) = recurrent.conv_lstm(x, jnp.ones((3, 3, 2, 8)) * 0.1, jnp.ones((3, 3, 2, 8)) * 0.1)
+    y, (h, c) = conv_lstm(x, jnp.ones((3, 3, 2, 8)) * 0.1, jnp.ones((3, 3, 2, 8)) * 0.1)
     assert y.dtype == h.dtype == c.dtype == jnp.bfloat16
     assert y.shape == (1, 2, 4, 4, 2)
 
