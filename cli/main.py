@@ -213,15 +213,19 @@ def _proto(path: str):
     show_default=True,
     help="gpu: onnxruntime's CUDA provider against JAX on the GPU.",
 )
+@click.option(
+    "--bf16", is_flag=True, help="axonnx's dense layers in bfloat16 (float32 accumulation)."
+)
 @handles_errors
 def bench_command(
-    model: str, batch: int, dims: str | None, runs: int, threads: int, device: str
+    model: str, batch: int, dims: str | None, runs: int, threads: int, device: str, bf16: bool
 ) -> None:
     """Time axonnx against onnxruntime on one model, interleaved in this process."""
     from axonnx.converters.bench import bench
 
+    sizes = _parse_dims(dims)
     result = bench(
-        model, batch=batch, dims=_parse_dims(dims), runs=runs, threads=threads, device=device
+        model, batch=batch, dims=sizes, runs=runs, threads=threads, device=device, bf16=bf16
     )
     click.echo(str(result))
 

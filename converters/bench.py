@@ -13,11 +13,19 @@ from typing import Any
 import jax
 import numpy as np
 
+from axonnx.compiler import init
 from axonnx.converters.inputs import make_inputs
 from axonnx.converters.loading import load_model
 from axonnx.errors import DeviceUnavailableError
+from axonnx.graph import apply_policy
+from axonnx.policy import policy
 
-__all__ = ["BenchResult", "bench", "gpu_missing", "timed_block"]
+# bfloat16 weights and compute, float32 outputs: the opt-in fast path for matmul-bound
+# models, `apply_policy(model, BF16_MATMULS, only=["dense"])` then `init(model, state)`
+# (which stores those weights in bfloat16 once, instead of casting them every call)
+BF16_MATMULS = policy("bfloat16", "bfloat16", "float32")
+
+__all__ = ["BF16_MATMULS", "BenchResult", "bench", "gpu_missing", "timed_block"]
 
 
 @dataclass
@@ -106,6 +114,7 @@ def bench(
     inline: bool = True,
     block: int = 5,
     device: str = "cpu",
+    bf16: bool = False,
 ) -> BenchResult:
     """Time axonnx and onnxruntime on the same inputs, in interleaved blocks.
 
@@ -124,7 +133,9 @@ def bench(
 
     `device="gpu"` compares onnxruntime's CUDA provider with JAX on the GPU, both
     taking host inputs and returning host outputs; it raises `DeviceUnavailableError`
-    (with `gpu_missing()`'s reason) where there is no GPU.
+    (with `gpu_missing()`'s reason) where there is no GPU. `bf16=True` times axonnx
+    with `BF16_MATMULS` applied (dense layers compute in bfloat16, accumulate in
+    float32); onnxruntime stays float32.
     """
     import onnxruntime as ort
 
@@ -170,7 +181,11 @@ def bench(
     def load_axonnx():
         nonlocal runtime
         with jax.default_device(target):
-            runtime = Runtime(*import_onnx(proto))
+            model, state = import_onnx(proto)
+            if bf16:
+                model = apply_policy(model, BF16_MATMULS, only=["dense"])
+                state = init(model, state)
+            runtime = Runtime(model, state)
         run_axonnx()
 
     runtime = None

@@ -30,7 +30,18 @@ def dense(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None) -> jax
             f"dense: expected input (..., in_features) and kernel (in_features, out_features), "
             f"got input {x.shape} and kernel {kernel.shape}."
         )
-    return _add_bias(jnp.tensordot(x, kernel, axes=1), bias)
+    return _add_bias(_matmul(x, kernel), bias)
+
+
+def _matmul(x: jax.Array, kernel: jax.Array) -> jax.Array:
+    """``x @ kernel`` over the last axis; 16-bit floats accumulate in float32 (twice the
+    speed of a bfloat16-accumulating dot on AVX-512 BF16 CPUs, and more accurate) and
+    come back in their own dtype."""
+    dtype = jnp.result_type(x, kernel)
+    if jnp.issubdtype(dtype, jnp.floating) and jnp.finfo(dtype).bits == 16:
+        product = jnp.tensordot(x, kernel, axes=1, preferred_element_type=jnp.float32)
+        return product.astype(dtype)
+    return jnp.tensordot(x, kernel, axes=1)
 
 
 def bilinear(

@@ -113,3 +113,9 @@ def test_bench_rejects_an_unknown_device():
 
     with pytest.raises(ValueError, match="device"):
         bench(MODELS / "mlp.onnx", device="tpu")
+
+
+def test_bench_bf16_times_the_bfloat16_dense_layers():
+    result = invoke("bench", MODELS / "mlp.onnx", "--bf16", "--runs", "2")
+    assert result.exit_code == 0, result.output
+    assert "ratio axonnx / onnxruntime" in result.output

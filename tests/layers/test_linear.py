@@ -1,5 +1,6 @@
 """dense, bilinear and embedding against ONNX Gemm / Gather and NumPy einsum."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -34,6 +35,20 @@ def test_dense_bfloat16_keeps_dtype():
     got = dense(*(jnp.asarray(a, jnp.bfloat16) for a in (x, kernel, bias)))
     assert got.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(got, np.float32), x @ kernel + bias, rtol=5e-2, atol=1e-1)
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16])
+def test_dense_16_bit_accumulates_in_float32(dtype):
+    # 4096 products of 1/64: 64 exactly in float32; a 16-bit running sum stalls near 4
+    # (bfloat16) or 32 (float16), where one addend is below half the spacing
+    x = jnp.ones((2, 4096), dtype)
+    kernel = jnp.full((4096, 3), 1 / 64, dtype)
+    got = dense(x, kernel)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(np.asarray(got, np.float32), np.full((2, 3), 64.0))
+    # the dot itself produces float32 (the fast form of XLA's CPU dot), then one cast
+    (dot,) = [e for e in jax.make_jaxpr(dense)(x, kernel).eqns if e.primitive.name == "dot_general"]
+    assert dot.outvars[0].aval.dtype == jnp.float32
 
 
 def test_dense_gradients():
