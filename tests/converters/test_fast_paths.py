@@ -3,6 +3,7 @@ stored parameters untouched."""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -109,3 +110,18 @@ def test_cpu_compiler_options_reach_xla_and_change_no_result():
     broken = Runtime(model, state, compiler_options={CPU_OPTION: "NOT_A_FUSION_TYPE"})
     with pytest.raises(Exception, match=CPU_OPTION):
         broken({"x": x})
+
+
+def test_policied_layers_run_on_parameters_cast_once():
+    proto = _conv_model((6, 2, 3, 3), {"pads": [1, 1, 1, 1]})
+    model, state = ax.import_onnx(proto)
+    x = np.random.default_rng(3).standard_normal((2, 2, 9, 10)).astype(np.float32)
+    bf16 = ax.policy("float32", "bfloat16", "float32")
+    policied = ax.apply_policy(model, bf16, only=["conv"])
+    runtime = Runtime(policied, state)
+    # stored once in the compute dtype for the compiled function; the caller's state
+    # and the stored model keep float32
+    assert runtime._state.params["conv"]["kernel"].dtype == jnp.bfloat16
+    assert state.params["conv"]["kernel"].dtype == np.float32
+    eager = np.asarray(Runtime(policied, state, fast=False)({"x": x})["y"], np.float32)
+    np.testing.assert_array_equal(np.asarray(runtime({"x": x})["y"], np.float32), eager)
