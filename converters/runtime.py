@@ -44,7 +44,7 @@ from axonnx.node import Node
 from axonnx.ops import get_op
 from axonnx.state import ModelState
 
-__all__ = ["CPU_COMPILER_OPTIONS", "Runtime", "inline_dispatch"]
+__all__ = ["CPU_COMPILER_OPTIONS", "Runtime", "default_compiler_options", "inline_dispatch"]
 
 # XLA debug options for CPU compilations (measured in docs/performance.md)
 CPU_COMPILER_OPTIONS = {
@@ -78,8 +78,9 @@ class Runtime:
         )
         self._compiled: dict[tuple, Any] = {}
         if compiler_options is None:
-            compiler_options = CPU_COMPILER_OPTIONS if jax.default_backend() == "cpu" else {}
-        self._jit = functools.partial(jax.jit, compiler_options=dict(compiler_options) or None)
+            compiler_options = default_compiler_options()
+        options = dict(compiler_options)
+        self._jit = functools.partial(jax.jit, compiler_options=options) if options else jax.jit
         self._plan, self._state = self.plan, state
         if fast and not self.eager:
             rewritten, self._state = prepare(model, state)
@@ -179,6 +180,20 @@ def _all_nodes(laid_out: Plan) -> list[Node]:
 
 def _subgraphs(node: Node) -> list[Subgraph]:
     return [v for v in node.options.values() if isinstance(v, Subgraph)]
+
+
+@functools.cache
+def default_compiler_options() -> dict[str, str]:
+    """`CPU_COMPILER_OPTIONS` when JAX runs on the CPU and its XLA accepts them (a tiny
+    compilation checks, once per process); otherwise no options (XLA's defaults)."""
+    if jax.default_backend() != "cpu":
+        return {}
+    try:
+        probe = jax.jit(lambda x: x + 1, compiler_options=CPU_COMPILER_OPTIONS)
+        probe.lower(np.zeros(2, np.float32)).compile()
+    except Exception:  # an older jax (no compiler_options) or XLA without these options
+        return {}
+    return dict(CPU_COMPILER_OPTIONS)
 
 
 def inline_dispatch() -> bool:

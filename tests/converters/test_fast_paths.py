@@ -125,3 +125,20 @@ def test_policied_layers_run_on_parameters_cast_once():
     assert state.params["conv"]["kernel"].dtype == np.float32
     eager = np.asarray(Runtime(policied, state, fast=False)({"x": x})["y"], np.float32)
     np.testing.assert_array_equal(np.asarray(runtime({"x": x})["y"], np.float32), eager)
+
+
+def test_default_compiler_options_fall_back_when_xla_rejects_them(monkeypatch):
+    from axonnx.converters import runtime as runtime_module
+
+    assert runtime_module.default_compiler_options() == CPU_COMPILER_OPTIONS  # this jaxlib
+    runtime_module.default_compiler_options.cache_clear()
+    monkeypatch.setitem(runtime_module.CPU_COMPILER_OPTIONS, CPU_OPTION, "NOT_A_FUSION_TYPE")
+    try:
+        assert runtime_module.default_compiler_options() == {}
+        proto = _conv_model((6, 4, 1, 1), {})
+        x = np.ones((1, 4, 9, 10), np.float32)
+        expected = ort.InferenceSession(proto.SerializeToString()).run(None, {"x": x})[0]
+        got = Runtime(*ax.import_onnx(proto))({"x": x})["y"]  # runs with XLA's defaults
+        np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
+    finally:
+        runtime_module.default_compiler_options.cache_clear()
