@@ -1,6 +1,8 @@
 """ONNX op specs, one module per op family; importing this package registers them all."""
 
 from axonnx.converters.ops import (  # noqa: F401
+    activations,
+    casts,
     control,
     elementwise,
     gradient,

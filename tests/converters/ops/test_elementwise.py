@@ -10,7 +10,7 @@ from onnx import TensorProto
 from onnx import helper as oh
 from onnx.reference import ReferenceEvaluator
 
-from axonnx.converters.ops import elementwise
+from axonnx.converters.ops import casts, elementwise
 from axonnx.errors import InvalidModelError, UnsupportedOpError
 
 X = np.array([[-2.5, -0.5, 0.0], [0.5, 1.5, 2.5]], dtype=np.float32)
@@ -141,7 +141,7 @@ def test_matches_reference(one_node, name):
 def test_cast_number_to_string(one_node):
     x = np.array([1.5, -2.0, 0.1, np.inf], np.float32)
     node = oh.make_node("Cast", ["x"], ["y"], to=TensorProto.STRING)
-    got = elementwise.cast_6(x, to=TensorProto.STRING)
+    got = casts.cast_6(x, to=TensorProto.STRING)
     assert got.dtype == object
     np.testing.assert_array_equal(
         got.astype(str), one_node.reference_node(node, {"x": x}, 13)[0].astype(str)
