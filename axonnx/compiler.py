@@ -17,6 +17,7 @@ from axonnx.errors import AxonnxError, InvalidModelError, LayerError, ShapeError
 from axonnx.naming import check_unique, layer_names, namespace_paths, op_label
 from axonnx.node import Node, ParamSpec, topological_order
 from axonnx.ops import get_op
+from axonnx.policy import cast_floats
 from axonnx.state import ModelState, get_path, set_path
 
 __all__ = ["Plan", "build", "init", "plan", "predict"]
@@ -310,22 +311,13 @@ def _apply_policy(node: Node, args: list, params: list) -> tuple[list, list]:
     if node.policy is None:
         return args, params
     dtype = jnp.dtype(node.policy.compute)
-    return _cast_floats(args, dtype), _cast_floats(params, dtype)
+    return cast_floats(args, dtype), cast_floats(params, dtype)
 
 
 def _cast_output(node: Node, value: Any) -> Any:
     if node.policy is None:
         return value
-    return _cast_floats(value, jnp.dtype(node.policy.output))
-
-
-def _cast_floats(tree: Any, dtype) -> Any:
-    def cast(v):
-        if hasattr(v, "dtype") and jnp.issubdtype(v.dtype, jnp.floating):
-            return v.astype(dtype)
-        return v
-
-    return jax.tree_util.tree_map(cast, tree)
+    return cast_floats(value, jnp.dtype(node.policy.output))
 
 
 @functools.lru_cache(maxsize=64)

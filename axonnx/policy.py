@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Policy", "policy"]
+__all__ = ["Policy", "cast_floats", "policy"]
 
 _SHORT = {"float32": "f32", "float16": "f16", "bfloat16": "bf16", "float64": "f64"}
 
@@ -35,3 +36,19 @@ def policy(
     """
     names = [np.dtype(jnp.dtype(d)).name for d in (params, compute or params, output or params)]
     return Policy(*names)
+
+
+def cast_floats(tree: Any, dtype: Any) -> Any:
+    """`tree` with every floating-point array cast to `dtype` (other leaves unchanged):
+    the cast a policy applies to a layer's inputs, parameters and outputs.
+
+    >>> cast_floats({"w": jnp.ones(2), "n": jnp.arange(2)}, "bfloat16")["w"].dtype
+    dtype(bfloat16)
+    """
+
+    def cast(value):
+        if hasattr(value, "dtype") and jnp.issubdtype(value.dtype, jnp.floating):
+            return value.astype(dtype)
+        return value
+
+    return jax.tree_util.tree_map(cast, tree)

@@ -143,3 +143,15 @@ def test_grad_through_mixed_precision_is_f32():
     grads = jax.jit(jax.grad(loss))(state.params)
     assert {g.dtype for g in jax.tree_util.tree_leaves(grads)} == {jnp.dtype(jnp.float32)}
     assert all(np.isfinite(np.asarray(g)).all() for g in jax.tree_util.tree_leaves(grads))
+
+
+def test_cast_floats_casts_only_floating_arrays():
+    from axonnx.policy import cast_floats
+
+    tree = {"w": np.linspace(0, 1, 5, dtype=np.float32), "n": np.arange(3), "tag": "x"}
+    cast = cast_floats(tree, "bfloat16")
+    assert cast["w"].dtype == jnp.bfloat16
+    np.testing.assert_array_equal(
+        np.asarray(cast["w"], np.float32), tree["w"].astype(jnp.bfloat16).astype(np.float32)
+    )
+    assert cast["n"] is tree["n"] and cast["tag"] == "x"
