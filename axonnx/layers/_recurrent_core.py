@@ -17,7 +17,7 @@ from jax import lax
 __all__ = [
     "DIRECTIONS",
     "check_shape",
-    "clip",
+    "clamp",
     "compute_dtype",
     "initial",
     "lengths",
@@ -68,12 +68,9 @@ def initial(
     return jnp.asarray(state, dtype)
 
 
-def clip(x: jax.Array, clip: float | None) -> jax.Array:
+def clamp(x: jax.Array, clip: float | None) -> jax.Array:
     """Clips ``x`` to [-clip, clip]; unchanged when ``clip`` is None."""
     return x if clip is None else jnp.clip(x, -clip, clip)
-
-
-_clip = clip  # for ``lstm_gates``, whose ``clip`` argument shadows the function
 
 
 # --- time loop ----------------------------------------------------------------
@@ -177,8 +174,8 @@ def lstm_gates(
     f, g, h = activations
     i, o, forget, cand = jnp.split(pre, 4, axis=-1)
     p_i, p_o, p_f = (0.0, 0.0, 0.0) if peephole is None else jnp.split(peephole[None], 3, -1)
-    i = f(_clip(i + p_i * c, clip))
-    forget = 1.0 - i if input_forget else f(_clip(forget + p_f * c, clip))
-    c = forget * c + i * g(_clip(cand, clip))
-    o = f(_clip(o + p_o * c, clip))
+    i = f(clamp(i + p_i * c, clip))
+    forget = 1.0 - i if input_forget else f(clamp(forget + p_f * c, clip))
+    c = forget * c + i * g(clamp(cand, clip))
+    o = f(clamp(o + p_o * c, clip))
     return o * h(c), c

@@ -234,13 +234,13 @@ def _gru_step(carry, x_proj, *, hidden_kernel, hidden_bias, activations, clip, l
     x_z, x_r, x_h = jnp.split(x_proj, 3, axis=-1)
     r_kernel, r_bias = hidden_kernel[:, 2 * size :], hidden_bias[None, 2 * size :]
     h_z, h_r = jnp.split(h @ hidden_kernel[:, : 2 * size] + hidden_bias[None, : 2 * size], 2, -1)
-    z = f(core.clip(x_z + h_z, clip))
-    r = f(core.clip(x_r + h_r, clip))
+    z = f(core.clamp(x_z + h_z, clip))
+    r = f(core.clamp(x_r + h_r, clip))
     if linear_before_reset:
         h_h = r * (h @ r_kernel + r_bias)
     else:
         h_h = (r * h) @ r_kernel + r_bias
-    candidate = g(core.clip(x_h + h_h, clip))
+    candidate = g(core.clamp(x_h + h_h, clip))
     return ((1.0 - z) * candidate + z * h,)
 
 

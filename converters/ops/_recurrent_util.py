@@ -123,7 +123,7 @@ def state_out(state, layout: int):
 
 def _rnn_step(carry, x_proj, *, hidden_kernel, activation, clip):
     (h,) = carry
-    return (activation(core.clip(x_proj + h @ hidden_kernel, clip)),)
+    return (activation(core.clamp(x_proj + h @ hidden_kernel, clip)),)
 
 
 def simple_rnn(
