@@ -1,5 +1,5 @@
 """Before/after of one runtime lever on one model: onnxruntime, axonnx without the
-lever and axonnx with it, interleaved run by run in one process (2 threads each).
+lever and axonnx with it, interleaved in blocks in one process (2 threads each).
 
     python benchmarks/levers.py MODEL.onnx --lever fast --batch 8 [--dims sequence=128]
 
@@ -17,7 +17,7 @@ import statistics
 import jax
 import onnxruntime as ort
 
-from axonnx.converters.bench import timed_block
+from axonnx.converters.bench import interleaved
 from axonnx.converters.inputs import make_inputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.onnx_import import import_onnx
@@ -55,10 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         runners[name] = lambda r=runtime: jax.block_until_ready(r(feed))
     for run in runners.values():
         run()  # compiles
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    while len(times["onnxruntime"]) < args.runs:
-        for name, run in runners.items():
-            times[name] += timed_block(run, 5)
+    times = interleaved(runners, args.runs)
     ort_median = statistics.median(times["onnxruntime"])
     for name, values in times.items():
         median = statistics.median(values)

@@ -25,7 +25,7 @@ from axonnx.policy import policy
 # (which stores those weights in bfloat16 once, instead of casting them every call)
 BF16_MATMULS = policy("bfloat16", "bfloat16", "float32")
 
-__all__ = ["BF16_MATMULS", "BenchResult", "bench", "gpu_missing", "timed_block"]
+__all__ = ["BF16_MATMULS", "BenchResult", "bench", "gpu_missing", "interleaved"]
 
 
 @dataclass
@@ -91,10 +91,20 @@ def _timed(fn) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def timed_block(fn: Callable[[], Any], timed: int) -> list[float]:
-    """One untimed warm-up call, then `timed` timed calls of `fn`."""
-    fn()
-    return [_timed(fn)[1] for _ in range(timed)]
+def interleaved(
+    runners: Mapping[str, Callable[[], Any]], runs: int, block: int = 5
+) -> dict[str, list[float]]:
+    """`runs` timed calls of each runner, the runners taking turns in blocks: one untimed
+    warm-up call, then up to `block` timed calls (why: `bench`)."""
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    done = 0
+    while done < runs:
+        timed = min(block, runs - done)
+        for name, fn in runners.items():
+            fn()
+            times[name] += [_timed(fn)[1] for _ in range(timed)]
+        done += timed
+    return times
 
 
 def _summary(first: float, times: list[float], batch: int, memory: float) -> Timing:
@@ -141,9 +151,11 @@ def bench(
 
     from axonnx.converters.onnx_import import import_onnx
     from axonnx.converters.runtime import Runtime, inline_dispatch
+    from axonnx.converters.validate import PROVIDERS
 
-    if device not in _PROVIDERS:
-        raise ValueError(f"bench: device must be one of {sorted(_PROVIDERS)}, not {device!r}")
+    if device not in ("cpu", "gpu"):
+        raise ValueError(f"bench: device must be 'cpu' or 'gpu', not {device!r}")
+    provider = PROVIDERS["cuda" if device == "gpu" else "cpu"]
     if device == "gpu" and (reason := gpu_missing()):
         raise DeviceUnavailableError(f"bench on the GPU: {reason}")
     if inline:
@@ -158,11 +170,9 @@ def bench(
     options.inter_op_num_threads = 1
 
     def load_ort():
-        session = ort.InferenceSession(
-            proto.SerializeToString(), options, providers=[_PROVIDERS[device]]
-        )
-        if session.get_providers()[0] != _PROVIDERS[device]:
-            raise DeviceUnavailableError(f"onnxruntime did not start {_PROVIDERS[device]}")
+        session = ort.InferenceSession(proto.SerializeToString(), options, providers=[provider])
+        if session.get_providers()[0] != provider:
+            raise DeviceUnavailableError(f"onnxruntime did not start {provider}")
         session.run(None, feed)
         return session
 
@@ -190,16 +200,14 @@ def bench(
             return jax.device_get(runtime(feed))
 
     after_ax = _peak_rss_mib()
-    ort_times, ax_times = [], []
-    while len(ax_times) < runs:
-        timed = min(block, runs - len(ax_times))
-        ort_times += timed_block(lambda: session.run(None, feed), timed)
-        ax_times += timed_block(run_axonnx, timed)
+    times = interleaved(
+        {"onnxruntime": lambda: session.run(None, feed), "axonnx": run_axonnx}, runs, block
+    )
     return BenchResult(
         str(path),
         batch,
-        _summary(ax_first, ax_times, batch, after_ax - after_ort),
-        _summary(ort_first, ort_times, batch, after_ort - before),
+        _summary(ax_first, times["axonnx"], batch, after_ax - after_ort),
+        _summary(ort_first, times["onnxruntime"], batch, after_ort - before),
         feed,
         device,
     )
@@ -209,16 +217,15 @@ def gpu_missing() -> str | None:
     """Why axonnx and onnxruntime cannot both run on a GPU here; None when they can."""
     import onnxruntime as ort
 
+    from axonnx.converters.validate import PROVIDERS
+
     try:
         jax.devices("gpu")
     except RuntimeError:
         return "JAX sees no GPU (a CUDA GPU and `pip install axonnx[cuda]` are needed)"
-    if _PROVIDERS["gpu"] not in ort.get_available_providers():
+    if PROVIDERS["cuda"] not in ort.get_available_providers():
         return "this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu)"
     return None
-
-
-_PROVIDERS = {"cpu": "CPUExecutionProvider", "gpu": "CUDAExecutionProvider"}
 
 
 def _leading_dims(proto, batch: int) -> dict[str, int]:

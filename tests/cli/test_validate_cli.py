@@ -119,3 +119,14 @@ def test_bench_bf16_times_the_bfloat16_dense_layers():
     result = invoke("bench", MODELS / "mlp.onnx", "--bf16", "--runs", "2")
     assert result.exit_code == 0, result.output
     assert "ratio axonnx / onnxruntime" in result.output
+
+
+def test_interleaved_takes_turns_in_blocks_after_a_warm_up():
+    from axonnx.converters.bench import interleaved
+
+    calls = []
+    runners = {name: (lambda name=name: calls.append(name)) for name in ("a", "b")}
+    times = interleaved(runners, runs=7, block=3)
+    assert [len(times["a"]), len(times["b"])] == [7, 7]
+    # blocks of 3, 3 and 1 timed calls, each after one warm-up, a's block before b's
+    assert calls == ["a"] * 4 + ["b"] * 4 + ["a"] * 4 + ["b"] * 4 + ["a"] * 2 + ["b"] * 2
