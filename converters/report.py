@@ -30,9 +30,8 @@ def default_tolerance(dtype: Any, expected: Any = None) -> tuple[float, float]:
     """
     rtol, atol, scale = _TOLERANCES.get(np.dtype(dtype).name, (0.0, 0.0, 0.0))
     if expected is not None and scale:
-        magnitudes = np.abs(np.asarray(expected, np.float64))
-        finite = magnitudes[np.isfinite(magnitudes)]
-        atol += scale * float(finite.max()) if finite.size else 0.0
+        magnitudes = np.abs(np.asarray(expected))  # in its own dtype: no float64 copy
+        atol += scale * float(np.max(magnitudes, where=np.isfinite(magnitudes), initial=0.0))
     return rtol, atol
 
 
