@@ -4,14 +4,14 @@ containers, namespaces and output selection."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from axonnx.errors import ShapeError
+from axonnx.errors import LayerError, ShapeError
 from axonnx.node import Node, ParamSpec, Shape
 from axonnx.ops import register_op
 from axonnx.policy import Policy
@@ -173,10 +173,18 @@ def _namespace(x, *, name):
 
 
 def getitem(node: Node, index: int | str, *, name: str | None = None) -> Node:
-    """One output of a node that has several (a tuple or a container)."""
+    """One output of a node that has several (a tuple or a container).
+
+    A container of named outputs takes a name or a position in output order: an
+    imported model's outputs in the ONNX graph's order, a hand-built dict's keys
+    sorted (the order in which JAX flattens a dict).
+    """
     if node.shape is not None and is_shape(node.shape):
         raise ShapeError(f"{node.name or node.op}: has a single output; it cannot be indexed")
-    if isinstance(node.shape, tuple | list) and isinstance(index, int):
+    keys = _output_names(node)
+    if keys is not None:
+        index = _named_output(node, keys, index)
+    elif isinstance(node.shape, tuple | list) and isinstance(index, int):
         if not -len(node.shape) <= index < len(node.shape):
             # An IndexError ends iteration, so `seq, (h, c) = x.lstm(8)` unpacks.
             raise IndexError(
@@ -184,6 +192,34 @@ def getitem(node: Node, index: int | str, *, name: str | None = None) -> Node:
                 f"{len(node.shape)}, got {index}"
             )
     return make("getitem", (node,), (), {"index": index}, name=name)
+
+
+class _NoSuchOutput(LayerError, IndexError):
+    """An output key or position that a node does not have (an IndexError too, so that
+    iterating over a container's outputs ends)."""
+
+
+def _output_names(node: Node) -> list | None:
+    """The keys of a node whose outputs form a dict, in order; `None` otherwise."""
+    if node.op == "container" and isinstance(node.options["structure"], Mapping):
+        positions = node.options["structure"]  # key -> leaf position, or a nested tree
+        return sorted(positions, key=lambda k: _first_leaf(positions[k]))
+    return list(node.shape) if isinstance(node.shape, Mapping) else None
+
+
+def _first_leaf(tree: Any) -> int:
+    return min(jax.tree_util.tree_leaves(tree), default=-1)
+
+
+def _named_output(node: Node, keys: list, index: Any) -> Any:
+    if not isinstance(index, bool) and isinstance(index, int) and -len(keys) <= index < len(keys):
+        return keys[index]
+    if isinstance(index, Hashable) and index in keys:
+        return index
+    raise _NoSuchOutput(
+        f"{node.name or node.op}: no output {index!r}; expected one of {keys} "
+        f"or a position below {len(keys)}"
+    )
 
 
 def _getitem(value, *, index):
