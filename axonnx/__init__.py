@@ -83,8 +83,9 @@ from axonnx.builders.recurrent import (
     lstm,
     multi_head_attention,
 )
-from axonnx.compiler import build, init, predict
+from axonnx.compiler import init
 from axonnx.converters import export_onnx, import_onnx, validate
+from axonnx.engine import build, predict
 from axonnx.errors import (
     AxonnxError,
     CompileTimeValueError,

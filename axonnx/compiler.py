@@ -1,11 +1,12 @@
-"""Compile a graph into two pure functions: `init_fn` and `predict_fn`."""
+"""Evaluate a graph: initialize its parameters, run its nodes in order.
+
+`axonnx.engine` compiles what this module evaluates."""
 
 from __future__ import annotations
 
 import functools
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -14,75 +15,20 @@ import numpy as np
 
 from axonnx import initializers
 from axonnx.errors import AxonnxError, InvalidModelError, LayerError, ShapeError
-from axonnx.naming import check_unique, layer_names, namespace_paths, op_label
-from axonnx.node import Node, ParamSpec, topological_order
+from axonnx.node import Node, ParamSpec
 from axonnx.ops import get_op
+from axonnx.plan import Plan, plan
 from axonnx.policy import cast_floats
 from axonnx.state import ModelState, get_path, set_path
 
-__all__ = ["Plan", "build", "init", "plan", "predict"]
+__all__ = ["MODES", "bind_inputs", "evaluate", "init", "init_fn", "run"]
 
 MODES = ("inference", "train")
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A graph laid out for execution: nodes in order, their names and namespaces."""
-
-    output: Node
-    order: list[Node]
-    names: dict[int, str]
-    paths: dict[int, tuple[str, ...]]
-
-    def key_of(self, node: Node) -> tuple[str, ...]:
-        """Where a layer's entry lives in `params`/`state`."""
-        return self.paths[node.id] + (self.names[node.id],)
-
-    @property
-    def inputs(self) -> list[Node]:
-        """The input nodes, in topological order."""
-        return [n for n in self.order if n.op == "input"]
-
-    def where(self, node: Node) -> str:
-        """`name (op)` for error messages."""
-        return f"{'/'.join(self.key_of(node))} ({op_label(node.op)})"
-
-
-def plan(model: Node) -> Plan:
-    """Order, name and namespace the nodes of `model`."""
-    if not isinstance(model, Node):
-        raise TypeError(f"expected an axonnx Node as the model, got {type(model).__name__}")
-    order = topological_order(model)
-    names = layer_names(order)
-    paths = namespace_paths(order)
-    check_unique(order, names, paths)
-    return Plan(model, order, names, paths)
-
-
-def build(
-    model: Node, *, mode: str = "inference", seed: int = 0
-) -> tuple[Callable[..., ModelState], Callable[..., Any]]:
-    """Compile `model` into `(init_fn, predict_fn)`, both pure and jittable.
-
-    `init_fn(initial=None) -> ModelState` creates every parameter, deterministically
-    per `seed` and layer name; `initial` (a nested dict of arrays or a `ModelState`)
-    overrides any part of it. `predict_fn(state, inputs, *, key=None)` runs the model;
-    `inputs` is an array (one input), a tuple in input order or a dict by input name.
-    In `"train"` mode dropout is active (give `key`) and `predict_fn` returns
-    `(outputs, new_state)` with updated non-trainable state.
-
-    >>> import axonnx as ax, numpy as np
-    >>> model = ax.input("x", shape=(None, 3)).dense(2)
-    >>> init_fn, predict_fn = ax.build(model)
-    >>> predict_fn(init_fn(), np.ones((4, 3), np.float32)).shape
-    (4, 2)
-    """
-    if mode not in MODES:
-        raise ValueError(f"build: expected mode in {MODES}, got {mode!r}")
-    laid_out = plan(model)
-    init_fn = functools.partial(_init, laid_out, seed)
-    predict_fn = functools.partial(_predict, laid_out, mode)
-    return init_fn, predict_fn
+def init_fn(plan_: Plan, seed: int = 0) -> Callable[..., ModelState]:
+    """`init_fn(initial=None) -> ModelState` for a laid-out graph (see `axonnx.build`)."""
+    return functools.partial(_init, plan_, seed)
 
 
 def _param_key(seed: int, path: tuple[str, ...]) -> jax.Array:
@@ -158,13 +104,6 @@ def _check_initial(plan_: Plan, node: Node, spec: ParamSpec, value: Any, dtype: 
     return jnp.asarray(value, dtype=dtype)
 
 
-def _predict(plan_: Plan, mode: str, state: ModelState, inputs: Any, *, key=None):
-    outputs, updates, _ = run(plan_, state, inputs, mode=mode, key=key)
-    if mode == "train":
-        return outputs, updates
-    return outputs
-
-
 def run(
     plan_: Plan,
     state: ModelState,
@@ -181,18 +120,41 @@ def run(
     """
     if not isinstance(state, ModelState):
         raise TypeError("predict: expected the ModelState returned by init as `state`")
-    values: dict[int, Any] = _bind_inputs(plan_, inputs)
+    values: dict[int, Any] = bind_inputs(plan_, inputs)
     new_state = jax.tree_util.tree_map(lambda v: v, state.state)
     kept: dict[int, Any] = {}
     for index, node in enumerate(plan_.order):
-        if node.id not in values:
-            values[node.id] = _run_node(plan_, node, index, values, state, new_state, mode, key)
+        evaluate(plan_, index, values, state, new_state, mode=mode, key=key)
         if keep is not None and keep(node):
             kept[node.id] = values[node.id]
     return values[plan_.output.id], new_state, kept
 
 
-def _bind_inputs(plan_: Plan, inputs: Any) -> dict[int, Any]:
+def evaluate(
+    plan_: Plan,
+    index: int,
+    values: dict[int, Any],
+    state: ModelState,
+    new_state: dict,
+    *,
+    mode: str = "inference",
+    key: jax.Array | None = None,
+) -> None:
+    """Compute node `plan_.order[index]` into `values` (node id → value) unless it is
+    there already; its parents' values must be. Train-mode state updates go into
+    `new_state`. An error raised by the node's op carries the node's id as `node_id`."""
+    node = plan_.order[index]
+    if node.id not in values:
+        try:
+            values[node.id] = _run_node(plan_, node, index, values, state, new_state, mode, key)
+        except AxonnxError as error:
+            error.node_id = node.id
+            raise
+
+
+def bind_inputs(plan_: Plan, inputs: Any) -> dict[int, Any]:
+    """Input node id → value, from an array (one input), a tuple in input order or a
+    dict by input name; shapes are checked against the input specs."""
     nodes = plan_.inputs
     if isinstance(inputs, Mapping):
         missing = [plan_.names[n.id] for n in nodes if plan_.names[n.id] not in inputs]
@@ -320,31 +282,12 @@ def _cast_output(node: Node, value: Any) -> Any:
     return cast_floats(value, jnp.dtype(node.policy.output))
 
 
-@functools.lru_cache(maxsize=64)
-def _compiled(model: Node, mode: str, seed: int):
-    init_fn, predict_fn = build(model, mode=mode, seed=seed)
-    return jax.jit(init_fn), jax.jit(predict_fn)
-
-
 def init(model: Node, initial: Any = None, *, seed: int = 0) -> ModelState:
-    """Initialize `model`'s parameters and state (see `build`).
+    """Initialize `model`'s parameters and state (see `axonnx.build`).
 
     >>> import axonnx as ax
     >>> state = ax.init(ax.input("x", shape=(None, 3)).dense(2))
     >>> state.params["dense_0"]["kernel"].shape
     (3, 2)
     """
-    init_fn, _ = build(model, seed=seed)
-    return init_fn(initial)
-
-
-def predict(model: Node, state: ModelState, inputs: Any, *, mode: str = "inference", key=None):
-    """Run `model` on `inputs` with a jit-compiled function cached per model and mode.
-
-    >>> import axonnx as ax, numpy as np
-    >>> model = ax.input("x", shape=(None, 3)).relu()
-    >>> ax.predict(model, ax.init(model), np.full((1, 3), -1.0, np.float32)).tolist()
-    [[0.0, 0.0, 0.0]]
-    """
-    _, predict_fn = _compiled(model, mode, 0)
-    return predict_fn(state, inputs, key=key)
+    return _init(plan(model), seed, initial)

@@ -20,6 +20,7 @@ from typing import Any
 
 from axonnx.naming import op_label
 from axonnx.node import Node
+from axonnx.plan import plan
 
 __all__ = ["freeze", "frozen_paths", "merge_params", "split_params", "unfreeze"]
 
@@ -88,8 +89,6 @@ def _owns_params(node: Node) -> bool:
 
 def _mark(model: Node, selected: Selector, frozen: bool) -> Node:
     """Rebuild the graph; pin every generated name so parameter paths stay the same."""
-    from axonnx.compiler import plan
-
     laid_out = plan(model)
     rebuilt: dict[int, Node] = {}
     for node in laid_out.order:
@@ -103,8 +102,6 @@ def _mark(model: Node, selected: Selector, frozen: bool) -> Node:
 
 def frozen_paths(model: Node) -> set[tuple[str, ...]]:
     """Paths in `state.params` of every frozen trainable parameter of `model`."""
-    from axonnx.compiler import plan
-
     laid_out = plan(model)
     paths = set()
     for node in laid_out.order:

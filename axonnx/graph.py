@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from axonnx.node import Node
+from axonnx.plan import plan
 from axonnx.policy import Policy
 
 __all__ = ["apply_policy", "map_nodes"]
@@ -18,8 +19,6 @@ def map_nodes(model: Node, fn: Callable[[Node, str], Node]) -> Node:
     (they become fixed names), so parameters stay where they were. Iterative: deep
     graphs are fine.
     """
-    from axonnx.compiler import plan
-
     laid_out = plan(model)
     rebuilt: dict[int, Node] = {}
     for node in laid_out.order:

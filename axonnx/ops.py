@@ -28,7 +28,10 @@ class OpDef:
         broadcasts: the op follows NumPy broadcasting (ONNX ops do), so it runs with
             JAX rank promotion allowed.
         data_dependent: the output shape depends on input values (e.g. NonZero), so the
-            op needs concrete inputs: a model using it runs outside `jax.jit`.
+            op needs concrete inputs: it runs eagerly, between compiled segments.
+        static_inputs: input positions whose values must be known while compiling
+            (shapes, axes, sizes): graph inputs reaching them are baked in.
+        reads_values: `False` for ops that read only their inputs' shapes (Shape).
     """
 
     name: str
@@ -38,6 +41,8 @@ class OpDef:
     folds: bool = True
     broadcasts: bool = False
     data_dependent: bool = False
+    static_inputs: tuple[int, ...] = ()
+    reads_values: bool = True
 
 
 _OPS: dict[str, OpDef] = {}
@@ -51,6 +56,8 @@ def register_op(
     broadcasts: bool = False,
     data_dependent: bool = False,
     contextual: bool = True,
+    static_inputs: tuple[int, ...] = (),
+    reads_values: bool = True,
 ) -> OpDef:
     """Register `fn` as the implementation of op `name` and return its `OpDef`.
 
@@ -59,7 +66,17 @@ def register_op(
     Registering the same name twice with a different function is an error.
     """
     params = inspect.signature(fn).parameters if contextual else {}
-    op = OpDef(name, fn, "key" in params, "mode" in params, folds, broadcasts, data_dependent)
+    op = OpDef(
+        name,
+        fn,
+        takes_key="key" in params,
+        takes_mode="mode" in params,
+        folds=folds,
+        broadcasts=broadcasts,
+        data_dependent=data_dependent,
+        static_inputs=static_inputs,
+        reads_values=reads_values,
+    )
     previous = _OPS.get(name)
     if previous is not None and previous.fn is not fn:
         raise ValueError(f"op {name!r} is already registered to {previous.fn!r}")

@@ -25,6 +25,7 @@ from axonnx.node import Node, ParamSpec, topological_order
 from axonnx.ops import get_op, register_op, registered_ops
 from axonnx.policy import Policy
 from axonnx.state import ModelState
+from axonnx.subgraph import Subgraph
 
 __all__ = ["load", "save"]
 
@@ -75,7 +76,7 @@ class _Writer:
             return [self.value(v) for v in value]
         if isinstance(value, dict):
             return {"__dict__": [[self.value(k), self.value(v)] for k, v in value.items()]}
-        if hasattr(value, "model") and hasattr(value, "captures"):  # an ONNX subgraph
+        if isinstance(value, Subgraph):
             return {
                 "__subgraph__": self.graph(value.model),
                 "inputs": list(value.inputs),
@@ -173,8 +174,6 @@ class _Reader:
         if "__dict__" in value:
             return {self.value(k): self.value(v) for k, v in value["__dict__"]}
         if "__subgraph__" in value:
-            from axonnx.converters.graph_import import Subgraph
-
             return Subgraph(
                 self.graph(value["__subgraph__"]), tuple(value["inputs"]), tuple(value["captures"])
             )

@@ -127,10 +127,10 @@ def run_command(model: str, inputs_path: str, output: str, dims: str | None) -> 
     """Run an ONNX or axonnx model on inputs from an .npz file; write outputs as .npz."""
     from axonnx.cli.io import write_outputs
     from axonnx.converters.inputs import read_inputs
-    from axonnx.converters.runtime import Runtime
+    from axonnx.engine import predict
 
     graph, state = _load_any(model, _parse_dims(dims))
-    outputs = Runtime(graph, state)(read_inputs(inputs_path))
+    outputs = predict(graph, state, read_inputs(inputs_path))
     write_outputs(output, outputs)
     click.echo(f"wrote {output}")
 

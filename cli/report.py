@@ -7,9 +7,9 @@ from collections import Counter
 
 import numpy as np
 
-from axonnx.compiler import plan
 from axonnx.naming import op_label
 from axonnx.node import Node
+from axonnx.plan import plan
 from axonnx.state import ModelState
 
 __all__ = ["mapping_report"]

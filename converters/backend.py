@@ -11,7 +11,7 @@ import onnx
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType
 
 from axonnx.converters.onnx_import import import_onnx
-from axonnx.converters.runtime import Runtime
+from axonnx.engine import predict
 
 __all__ = ["AxonnxBackend", "AxonnxRep", "prepare", "run_model", "run_node", "supports_device"]
 
@@ -27,7 +27,6 @@ class AxonnxRep(BackendRep):
     def __init__(self, model: onnx.ModelProto):
         with jax.enable_x64(True):
             self.graph_model, self.state = import_onnx(model)
-        self.runtime = Runtime(self.graph_model, self.state)
         self.input_names = [
             i.name
             for i in model.graph.input
@@ -40,7 +39,7 @@ class AxonnxRep(BackendRep):
         if not isinstance(inputs, dict):
             inputs = dict(zip(self.input_names, inputs, strict=False))
         with jax.enable_x64(True), jax.default_matmul_precision("highest"):
-            outputs = self.runtime(inputs)
+            outputs = predict(self.graph_model, self.state, inputs)
         return tuple(_to_numpy(outputs[name]) for name in self.output_names)
 
 

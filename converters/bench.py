@@ -138,7 +138,7 @@ def bench(
     First call is load + first run (for axonnx: import + compile + run). `batch` binds
     the leading symbolic dimension of every input (named in `dims` or not). `inline`
     runs JAX's CPU computations in the calling thread, as onnxruntime does
-    (`axonnx.converters.runtime.inline_dispatch`; process-wide, effective only if JAX
+    (`axonnx.engine.inline_dispatch`; process-wide, effective only if JAX
     has not started yet).
 
     `device="gpu"` compares onnxruntime's CUDA provider with JAX on the GPU, both
@@ -150,8 +150,8 @@ def bench(
     import onnxruntime as ort
 
     from axonnx.converters.onnx_import import import_onnx
-    from axonnx.converters.runtime import Runtime, inline_dispatch
     from axonnx.converters.validate import PROVIDERS
+    from axonnx.engine import inline_dispatch, predict
 
     if device not in ("cpu", "gpu"):
         raise ValueError(f"bench: device must be 'cpu' or 'gpu', not {device!r}")
@@ -187,17 +187,16 @@ def bench(
             if bf16:
                 model = apply_policy(model, BF16_MATMULS, only=["dense"])
                 state = init(model, state)
-            runtime = Runtime(model, state)
-            jax.block_until_ready(runtime(feed))
-        return runtime
+            jax.block_until_ready(predict(model, state, feed))
+        return model, state
 
-    runtime, ax_first = _timed(load_axonnx)
+    (model, state), ax_first = _timed(load_axonnx)
 
-    def run_axonnx():
+    def run_axonnx():  # the path users call
         if device == "cpu":  # device arrays are host memory already
-            return jax.block_until_ready(runtime(feed))
+            return jax.block_until_ready(predict(model, state, feed))
         with jax.default_device(target):  # outputs to the host, as onnxruntime's
-            return jax.device_get(runtime(feed))
+            return jax.device_get(predict(model, state, feed))
 
     after_ax = _peak_rss_mib()
     times = interleaved(

@@ -7,50 +7,21 @@ import inspect
 import re
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import jax
 import numpy as np
 import onnx
 
-from axonnx.compiler import Plan, plan, run
 from axonnx.converters.fast_reader import FileWeights
 from axonnx.converters.loading import tensor_to_array
 from axonnx.converters.registry import op_name, resolve, spec_of
 from axonnx.errors import InvalidModelError
 from axonnx.node import Node, ParamSpec
 from axonnx.ops import register_op
-from axonnx.state import ModelState
+from axonnx.subgraph import Subgraph
 
-__all__ = ["GraphImporter", "Subgraph", "gather_outputs"]
-
-
-@dataclass(frozen=True, eq=False)
-class Subgraph:
-    """A converted ONNX subgraph (If/Loop/Scan body) run as a function.
-
-    Attributes:
-        model: container (a tuple) of the subgraph's outputs.
-        inputs: names of the subgraph's formal inputs, in order.
-        captures: names of outer-scope values the subgraph reads.
-    """
-
-    model: Node
-    inputs: tuple[str, ...]
-    captures: tuple[str, ...]
-
-    @functools.cached_property
-    def plan(self) -> Plan:
-        """The subgraph laid out for execution (computed once)."""
-        return plan(self.model)
-
-    def __call__(self, *formal: Any, env: Mapping[str, Any]) -> tuple:
-        """Run with formal inputs and captured outer values `env` (name → value)."""
-        feed = dict(zip(self.inputs, formal, strict=True))
-        feed.update({n: env[n] for n in self.captures})
-        outputs, _, _ = run(self.plan, ModelState({}, {}), feed)
-        return outputs
+__all__ = ["GraphImporter", "gather_outputs"]
 
 
 def gather_outputs(structure: dict | tuple) -> Node:

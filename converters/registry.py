@@ -47,6 +47,9 @@ class OpSpec:
     prepare: Callable | None = None
 
 
+# ops that read only their inputs' shapes, a sequence's length or an optional's presence
+_READS_NO_VALUES = {("", "Shape"), ("", "Size"), ("", "SequenceLength"), ("", "OptionalHasElement")}
+
 _SPECS: dict[tuple[str, str, int], OpSpec] = {}
 _BY_NAME: dict[str, OpSpec] = {}
 
@@ -91,6 +94,8 @@ def onnx_op(
                 broadcasts=True,
                 data_dependent=data_dependent,
                 contextual=False,
+                static_inputs=static_inputs,
+                reads_values=(domain, op_type) not in _READS_NO_VALUES,
             )
             _BY_NAME[op_name(domain, op_type, version)] = spec
         return fn

@@ -10,11 +10,12 @@ import jax
 import numpy as np
 import onnx
 
+from axonnx.converters.graph_import import onnx_value_name
 from axonnx.converters.inputs import make_inputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.onnx_import import import_onnx
 from axonnx.converters.report import NodeReport, Report, compare
-from axonnx.converters.runtime import Runtime
+from axonnx.engine import engine_for
 from axonnx.errors import InvalidModelError
 from axonnx.node import Node
 from axonnx.state import ModelState
@@ -125,10 +126,10 @@ def _with_outputs(proto: onnx.ModelProto, extra: list[str]) -> onnx.ModelProto:
 
 def _run_axonnx(model: Node, params: ModelState, feed: dict, bisect: bool, fast: bool):
     precision = "default" if fast else "highest"
-    runtime = Runtime(model, params)
+    engine = engine_for(model)  # the engine ax.predict uses
     with jax.default_matmul_precision(precision):
-        outputs = runtime(feed)
-        kept = runtime.intermediates(feed) if bisect else {}
+        outputs = engine(params, feed)
+        kept = engine.intermediates(params, feed, onnx_value_name) if bisect else {}
     return {k: np.asarray(v) for k, v in outputs.items()}, kept
 
 

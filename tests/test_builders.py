@@ -315,7 +315,7 @@ def test_every_single_input_builder_has_a_method():
 
 
 def _names(model):
-    from axonnx.compiler import plan
+    from axonnx.plan import plan
 
     laid_out = plan(model)
     return [laid_out.names[n.id] for n in laid_out.order]

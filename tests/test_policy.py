@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import axonnx as ax
-from axonnx.compiler import plan
+from axonnx.plan import plan
 
 
 def _data(*shape, seed=0):

@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from axonnx.compiler import plan
 from axonnx.graph import apply_policy
 from axonnx.node import Node
+from axonnx.plan import plan
 from axonnx.policy import policy
 
 __all__ = ["DynamicScale", "cast_outputs", "uses_float16", "with_compute_dtype"]

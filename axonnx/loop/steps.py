@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import optax
 
 from axonnx import losses
-from axonnx.compiler import build
+from axonnx.engine import build
 from axonnx.freezing import frozen_paths, merge_params, split_params
 from axonnx.loop.precision import (
     DynamicScale,

@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import onnx
 
-from axonnx.compiler import plan
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
+from axonnx.plan import plan
 
 TRAINING = "ai.onnx.preview.training"
 
@@ -18,7 +18,8 @@ TRAINING = "ai.onnx.preview.training"
 def _forward(importer, proto: onnx.NodeProto, options: dict) -> list[Node]:
     """Import hook: the subgraph from the `xs` to `y`, run as a function of the `xs`;
     the other graph inputs it reads become captured inputs of the node."""
-    from axonnx.converters.graph_import import Subgraph, gather_outputs
+    from axonnx.converters.graph_import import gather_outputs
+    from axonnx.subgraph import Subgraph
 
     xs = tuple(options["xs"])
     target = importer.lookup(options["y"], f"Gradient node {proto.name!r}")

@@ -72,16 +72,16 @@ def test_bench_prints_both_runtimes_and_the_ratio():
 
 def test_bench_times_runs_in_blocks_after_a_warm_up(monkeypatch):
     from axonnx.converters import bench as bench_module
-    from axonnx.converters.runtime import Runtime
+    from axonnx.engine import Engine
 
     calls = []
-    original = Runtime.__call__
+    original = Engine.__call__
 
-    def counted(self, feed):
+    def counted(self, state, feed, **kwargs):
         calls.append(1)
-        return original(self, feed)
+        return original(self, state, feed, **kwargs)
 
-    monkeypatch.setattr(Runtime, "__call__", counted)
+    monkeypatch.setattr(Engine, "__call__", counted)
     result = bench_module.bench(MODELS / "mlp.onnx", batch=2, runs=7, block=3)
     # first call, then blocks of 3, 3 and 1 timed runs, each after one warm-up
     assert len(calls) == 1 + (3 + 3 + 1) + 3

@@ -8,7 +8,7 @@ import onnx
 import onnxruntime as ort
 
 import axonnx as ax
-from axonnx.compiler import plan
+from axonnx.plan import plan
 
 
 def run_onnx(proto: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:

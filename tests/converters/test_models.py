@@ -1,7 +1,7 @@
 """The shipped models in `models/`: imported by axonnx, checked against onnxruntime.
 
 Every `models/*.onnx` file is imported with `axonnx.import_onnx`, run by the jit
-`Runtime` and compared with onnxruntime (CPU) on random inputs at two batch sizes and,
+`ax.predict` and compared with onnxruntime (CPU) on random inputs at two batch sizes and,
 for sequence models, two sequence lengths. Gradients through imported models are
 checked by one SGD step that must lower a simple loss. Only onnx, onnxruntime and jax
 are needed: the files are shipped (`models/make_models.py` regenerates them).
@@ -21,7 +21,6 @@ import onnxruntime as ort
 import pytest
 
 import axonnx
-from axonnx.converters.runtime import Runtime
 from axonnx.state import ModelState
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -102,12 +101,11 @@ def _shapes(name: str) -> list[tuple[int, int]]:
 @pytest.mark.parametrize("name", [_param(n) for n in _files()])
 def test_matches_onnxruntime(name):
     model, state = _imported(name)
-    runtime = Runtime(model, state)
     session = _session(name)
     output_names = [o.name for o in session.get_outputs()]
     for batch, sequence in _shapes(name):
         feeds = random_inputs(name, batch, sequence, seed=batch * 100 + sequence)
-        got = runtime(feeds)
+        got = axonnx.predict(model, state, feeds)
         for output, want in zip(output_names, session.run(None, feeds), strict=True):
             np.testing.assert_allclose(
                 np.asarray(got[output]),

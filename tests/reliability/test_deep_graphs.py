@@ -13,8 +13,9 @@ import pytest
 from onnx import TensorProto, helper
 
 import axonnx as ax
-from axonnx.compiler import plan, run
+from axonnx.compiler import run
 from axonnx.converters.safety import check_model
+from axonnx.plan import plan
 
 
 def chain(n: int):

@@ -28,9 +28,9 @@ from hypothesis import strategies as st
 from onnx import TensorProto, helper, numpy_helper
 
 import axonnx as ax
-from axonnx.compiler import plan, run
-from axonnx.converters.runtime import Runtime
+from axonnx.compiler import run
 from axonnx.errors import AxonnxError
+from axonnx.plan import plan
 
 PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 OPSET = 17
@@ -334,7 +334,7 @@ def _onnxruntime(model: onnx.ModelProto, feed: dict):
 def _axonnx(model: onnx.ModelProto, feed: dict, jitted: bool):
     imported, state = ax.import_onnx(model)
     if jitted:
-        return Runtime(imported, state)(feed)
+        return ax.predict(imported, state, feed)
     return run(plan(imported), state, feed)[0]
 
 

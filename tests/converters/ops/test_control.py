@@ -12,11 +12,11 @@ import pytest
 from onnx import TensorProto, numpy_helper
 from onnx import helper as oh
 
-from axonnx.compiler import plan
 from axonnx.compiler import run as run_graph
 from axonnx.converters.backend import AxonnxRep
 from axonnx.converters.onnx_import import import_onnx
 from axonnx.errors import ShapeError
+from axonnx.plan import plan
 
 F, I64, B = TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL
 

@@ -10,9 +10,9 @@ from onnx import TensorProto
 from onnx import helper as oh
 from onnx.reference import ReferenceEvaluator
 
+import axonnx as ax
 from axonnx.converters.backend import AxonnxRep
 from axonnx.converters.onnx_import import import_onnx
-from axonnx.converters.runtime import Runtime
 
 # Until the importer passes a Split node's output count (equal split without sizes).
 
@@ -225,7 +225,7 @@ def test_gather_float_initializer_is_a_trainable_weight():
 def test_int64_results_without_x64(one_node):
     """With JAX's 64-bit mode off, index outputs come back as int32, without warnings."""
     model = one_node.model(oh.make_node("NonZero", ["x"], ["y"]), {"x": X[0]}, 13)
-    got = Runtime(*import_onnx(model))({"x": X[0]})["y"]
+    got = ax.predict(*import_onnx(model), {"x": X[0]})["y"]
     assert got.dtype == np.int32 and got.shape == (2, 11)
 
 

@@ -1,35 +1,25 @@
-"""Runtime-only rewrites: faster forms of imported layers, applied inside `Runtime`.
+"""Formulations of a 2-D convolution for XLA, chosen per shape at compile time.
 
-The stored model and parameters are untouched (export writes them back bit for bit);
-`prepare` returns a rewritten copy of the graph and of the state that only the
-compiled function sees.
-
-- 2-D convolutions on channels-first (NCHW) data run in NHWC with kernels stored as
-  HWIO, transposed once here: XLA's CPU convolution is 1.3–2.7× faster in that layout,
-  and a kernel passed in OIHW would be transposed again on every call. A 1×1
-  convolution with unit strides and no padding or groups is a plain matmul.
+The engine runs an imported channels-first (NCHW) convolution as `conv_hwio`: NHWC
+data with the kernel stored as HWIO (transposed once, outside the compiled function),
+because XLA's CPU convolution is 1.3–2.7× faster in that layout. Inside, the shape
+picks the form: a pointwise convolution is a matmul, one with few products per
+output is a sum of shifted slices, the rest is XLA's convolution.
 """
 
 from __future__ import annotations
-
-import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from axonnx.compiler import plan
-from axonnx.graph import map_nodes
 from axonnx.layers._spatial import add_channel_bias, resolve_padding, same_totals
-from axonnx.node import Node
 from axonnx.ops import register_op
-from axonnx.policy import cast_floats
-from axonnx.state import ModelState, get_path, set_path
 
-__all__ = ["ENTRIES_LIMIT", "TAPS_LIMIT", "conv_hwio", "few_taps", "prepare"]
+__all__ = ["CONV_HWIO", "ENTRIES_LIMIT", "TAPS_LIMIT", "conv_hwio", "few_taps"]
 
-CONV_HWIO = "runtime::conv_hwio"
+CONV_HWIO = "engine::conv_hwio"
 _NHWC = lax.ConvDimensionNumbers((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
 # A convolution runs as shifted slices when each output sums at most TAPS_LIMIT products
 # (kH · kW · C/groups, C/groups ≥ 1) and the kernel has at most ENTRIES_LIMIT entries.
@@ -100,52 +90,3 @@ def _conv_taps(y, kernel, strides, pads, dilation, groups: int) -> jax.Array:
 
 
 register_op(CONV_HWIO, conv_hwio)
-
-
-def _rewritable(node: Node) -> bool:
-    options = node.options
-    return (
-        node.op == "conv"
-        and node.policy is None
-        and options.get("channels") == "first"
-        and len(node.params) >= 1
-        and len(node.params[0].shape) == 4
-        and tuple(options.get("input_dilation", (1, 1))) in ((1, 1), 1)
-    )
-
-
-def _rewrite(node: Node, name: str) -> Node:
-    if not _rewritable(node):
-        return node
-    kernel, *rest = node.params
-    o, i, h, w = kernel.shape
-    spec = dataclasses.replace(kernel, shape=(h, w, i, o))
-    options = {k: v for k, v in node.options.items() if k not in ("channels", "input_dilation")}
-    return node.replace(op=CONV_HWIO, name=name, params=(spec, *rest), options=options)
-
-
-def prepare(model: Node, state: ModelState) -> tuple[Node, ModelState]:
-    """`(model, state)` with every rewritable layer replaced by its fast form; the
-    state shares every array except the re-laid-out kernels and the parameters of
-    layers under a policy, stored in its compute dtype."""
-    rewritten = map_nodes(model, _rewrite)
-    laid_out = plan(rewritten)
-    params = jax.tree_util.tree_map(lambda v: v, state.params)
-    for node in laid_out.order:
-        if node.op == CONV_HWIO:
-            path = laid_out.key_of(node) + ("kernel",)
-            kernel = np.asarray(get_path(state.params, path)).transpose(2, 3, 1, 0)
-            set_path(params, path, jax.device_put(np.ascontiguousarray(kernel)))
-        elif node.policy is not None and node.op != "param":
-            _cast_to_compute(node, laid_out.key_of(node), params)
-    return rewritten, ModelState(params, state.state)
-
-
-def _cast_to_compute(node: Node, key: tuple[str, ...], params: dict) -> None:
-    """Cast a policied layer's float parameters to its compute dtype once, here, rather
-    than inside the compiled function on every call (BERT-base with bfloat16 dense
-    layers at batch 1: 111 ms → 39 ms). The same cast the layer would make."""
-    for spec in node.params:
-        value = get_path(params, key + (spec.name,))
-        if value is not None:
-            set_path(params, key + (spec.name,), cast_floats(value, node.policy.compute))

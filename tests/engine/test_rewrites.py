@@ -1,5 +1,5 @@
-"""Runtime-only rewrites (`converters/fast_paths.py`): same outputs as onnxruntime,
-stored parameters untouched."""
+"""The engine's rewrites (`axonnx/engine/rewrites.py`, `conv_forms.py`): same outputs
+as onnxruntime, stored parameters untouched, options reaching XLA."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import axonnx as ax
-from axonnx.converters.fast_paths import CONV_HWIO, few_taps
-from axonnx.converters.runtime import CPU_COMPILER_OPTIONS, Runtime
+from axonnx.engine import CPU_COMPILER_OPTIONS, Engine, engine_for
+from axonnx.engine import options as engine_options
+from axonnx.engine.conv_forms import CONV_HWIO, few_taps
 
 CPU_OPTION = next(iter(CPU_COMPILER_OPTIONS))
 
@@ -76,9 +77,9 @@ def test_nhwc_conv_matches_onnxruntime(kernel_shape, attrs):
     x = x.astype(np.float32)
     expected = ort.InferenceSession(proto.SerializeToString()).run(None, {"x": x})[0]
     model, state = ax.import_onnx(proto)
-    runtime = Runtime(model, state)
-    assert any(n.op == CONV_HWIO for n in runtime._plan.order)
-    np.testing.assert_allclose(np.asarray(runtime({"x": x})["y"]), expected, rtol=1e-5, atol=1e-5)
+    assert any(n.op == CONV_HWIO for n in engine_for(model).fast.plan.order)
+    got = np.asarray(ax.predict(model, state, {"x": x})["y"])
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_both_convolution_forms_are_covered():
@@ -94,7 +95,7 @@ def test_rewrite_leaves_the_stored_kernel_alone():
     proto = _conv_model((6, 4, 3, 3), {"pads": [1, 1, 1, 1]})
     model, state = ax.import_onnx(proto)
     before = np.asarray(state.params["conv"]["kernel"]).copy()
-    Runtime(model, state)({"x": np.zeros((1, 4, 9, 10), np.float32)})
+    ax.predict(model, state, {"x": np.zeros((1, 4, 9, 10), np.float32)})
     after = np.asarray(state.params["conv"]["kernel"])
     assert after.shape == (6, 4, 3, 3) and after.tobytes() == before.tobytes()
     assert after.tobytes() == numpy_helper.to_array(proto.graph.initializer[0]).tobytes()
@@ -104,12 +105,12 @@ def test_cpu_compiler_options_reach_xla_and_change_no_result():
     proto = _conv_model((6, 4, 1, 1), {})
     x = np.random.default_rng(2).standard_normal((3, 4, 9, 10)).astype(np.float32)
     model, state = ax.import_onnx(proto)
-    tuned = np.asarray(Runtime(model, state)({"x": x})["y"])
-    plain = np.asarray(Runtime(model, state, compiler_options={})({"x": x})["y"])
+    tuned = np.asarray(Engine(model)(state, {"x": x})["y"])
+    plain = np.asarray(Engine(model, compiler_options={})(state, {"x": x})["y"])
     np.testing.assert_allclose(tuned, plain, rtol=1e-5, atol=1e-5)
-    broken = Runtime(model, state, compiler_options={CPU_OPTION: "NOT_A_FUSION_TYPE"})
+    broken = Engine(model, compiler_options={CPU_OPTION: "NOT_A_FUSION_TYPE"})
     with pytest.raises(Exception, match=CPU_OPTION):
-        broken({"x": x})
+        broken(state, {"x": x})
 
 
 def test_policied_layers_run_on_parameters_cast_once():
@@ -118,27 +119,27 @@ def test_policied_layers_run_on_parameters_cast_once():
     x = np.random.default_rng(3).standard_normal((2, 2, 9, 10)).astype(np.float32)
     bf16 = ax.policy("float32", "bfloat16", "float32")
     policied = ax.apply_policy(model, bf16, only=["conv"])
-    runtime = Runtime(policied, state)
-    # stored once in the compute dtype for the compiled function; the caller's state
+    engine = Engine(policied)
+    # laid out once in the compute dtype for the compiled function; the caller's state
     # and the stored model keep float32
-    assert runtime._state.params["conv"]["kernel"].dtype == jnp.bfloat16
+    assert engine.fast.prepare(state).params["conv"]["kernel"].dtype == jnp.bfloat16
     assert state.params["conv"]["kernel"].dtype == np.float32
-    eager = np.asarray(Runtime(policied, state, fast=False)({"x": x})["y"], np.float32)
-    np.testing.assert_array_equal(np.asarray(runtime({"x": x})["y"], np.float32), eager)
+    plain = np.asarray(Engine(policied, fast=False)(state, {"x": x})["y"], np.float32)
+    np.testing.assert_array_equal(np.asarray(engine(state, {"x": x})["y"], np.float32), plain)
 
 
 def test_default_compiler_options_fall_back_when_xla_rejects_them(monkeypatch):
-    from axonnx.converters import runtime as runtime_module
-
-    assert runtime_module.default_compiler_options() == CPU_COMPILER_OPTIONS  # this jaxlib
-    runtime_module.default_compiler_options.cache_clear()
-    monkeypatch.setitem(runtime_module.CPU_COMPILER_OPTIONS, CPU_OPTION, "NOT_A_FUSION_TYPE")
+    options_module = engine_options
+    assert options_module.default_compiler_options() == CPU_COMPILER_OPTIONS  # this jaxlib
+    options_module.default_compiler_options.cache_clear()
+    monkeypatch.setitem(options_module.CPU_COMPILER_OPTIONS, CPU_OPTION, "NOT_A_FUSION_TYPE")
     try:
-        assert runtime_module.default_compiler_options() == {}
+        assert options_module.default_compiler_options() == {}
         proto = _conv_model((6, 4, 1, 1), {})
         x = np.ones((1, 4, 9, 10), np.float32)
         expected = ort.InferenceSession(proto.SerializeToString()).run(None, {"x": x})[0]
-        got = Runtime(*ax.import_onnx(proto))({"x": x})["y"]  # runs with XLA's defaults
+        model, state = ax.import_onnx(proto)
+        got = Engine(model)(state, {"x": x})["y"]  # runs with XLA's defaults
         np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-5, atol=1e-5)
     finally:
-        runtime_module.default_compiler_options.cache_clear()
+        options_module.default_compiler_options.cache_clear()

@@ -1,0 +1,205 @@
+"""The engine: the one way a model runs, compiled.
+
+Rules (documented for users):
+- A model runs under `jax.jit`, compiled once per distinct set of input shapes and
+  dtypes (cached).
+- Graph inputs that feed a shape-like slot (Reshape's shape, Slice's starts, …) and
+  string inputs are static: their values are baked into the compilation, one per
+  distinct value.
+- Inside the compiled function some layers run in a faster form
+  (`axonnx.engine.rewrites`); the stored model and state are not changed, and the
+  rewrites are plain JAX, so `jax.grad` goes through them. `fast=False` turns them off.
+- A model holding an op whose output shape depends on data (NonZero, Unique,
+  NonMaxSuppression, …) runs as compiled segments around those ops
+  (`axonnx.engine.segments`); a model computing with strings (JAX has no string
+  arrays) runs eagerly, op by op.
+- Compiler options and dispatch: `axonnx.engine.options`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from axonnx.compiler import MODES, run
+from axonnx.engine.options import default_compiler_options, use_compilation_cache
+from axonnx.engine.rewrites import Rewritten, rewrite
+from axonnx.engine.segments import Segmented, on_device
+from axonnx.engine.signature import (
+    data_dependent_nodes,
+    freeze,
+    is_static_value,
+    static_inputs,
+    static_key,
+)
+from axonnx.errors import CompileTimeValueError, InvalidModelError
+from axonnx.node import Node
+from axonnx.plan import Plan, plan
+from axonnx.state import ModelState
+
+__all__ = ["Engine"]
+
+
+class Engine:
+    """A model compiled for one mode: `engine(state, inputs)` runs it.
+
+    Args:
+        model: the graph.
+        mode: `"inference"` or `"train"` (dropout active; the call returns
+            `(outputs, new_state)`).
+        fast: apply the engine's rewrites (faster forms of layers).
+        compiler_options: XLA options for each compilation; `None` for the defaults
+            (`axonnx.engine.options.default_compiler_options`), `{}` for XLA's own.
+
+    >>> import axonnx as ax, numpy as np
+    >>> model = ax.input("x", shape=(None, 3)).dense(2)
+    >>> engine = Engine(model)
+    >>> engine(ax.init(model), np.ones((4, 3), np.float32)).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        model: Node,
+        *,
+        mode: str = "inference",
+        fast: bool = True,
+        compiler_options: Mapping[str, str] | None = None,
+    ):
+        if mode not in MODES:
+            raise ValueError(f"expected mode in {MODES}, got {mode!r}")
+        self.plan: Plan = plan(model)
+        self.mode = mode
+        self.fast: Rewritten = rewrite(self.plan) if fast else Rewritten(self.plan)
+        self.static_names = static_inputs(self.plan)
+        self.strings = bool(model.meta.get("onnx_strings", False))
+        self.eager_ids = data_dependent_nodes(self.fast.plan)
+        options = dict(default_compiler_options() if compiler_options is None else compiler_options)
+        self.jit = functools.partial(jax.jit, compiler_options=options) if options else jax.jit
+        self._compiled: dict[tuple, Callable] = {}
+        self._resident: tuple[Any, list, Any] | None = None
+        use_compilation_cache()
+
+    def apply(self, state: ModelState, inputs: Any, *, key: jax.Array | None = None) -> Any:
+        """Run the model as plain JAX: pure and traceable (what `build`'s `predict_fn` is).
+
+        Inside `jax.jit` or `jax.grad`, the rewrites' parameter layouts are computed in
+        the trace, so gradients reach the stored parameters."""
+        if not isinstance(state, ModelState):
+            raise TypeError("predict: expected the ModelState returned by init as `state`")
+        outputs, new_state, _ = run(
+            self.fast.plan, self.fast.prepare(state), inputs, mode=self.mode, key=key
+        )
+        return (outputs, new_state) if self.mode == "train" else outputs
+
+    def __call__(self, state: ModelState, inputs: Any, *, key: jax.Array | None = None) -> Any:
+        """Run the model compiled: one compilation per input signature, parameters
+        prepared once per state object and kept on the device."""
+        if not isinstance(state, ModelState):
+            raise TypeError("predict: expected the ModelState returned by init as `state`")
+        feed = self._named(inputs)
+        if self.strings:  # JAX has no string arrays: op by op
+            outputs, new_state, _ = run(self.plan, state, feed, mode=self.mode, key=key)
+            return (outputs, new_state) if self.mode == "train" else outputs
+        static, dynamic = self._split(feed)
+        signature = tuple((n, static_key(v)) for n, v in sorted(static.items()))
+        compiled = self._compiled.get(signature) or self._compile(signature, static)
+        leaves, treedef = self._leaves(state)
+        try:
+            return compiled(leaves, treedef, dynamic, key)
+        except CompileTimeValueError as error:  # an op needs a run-time value as a shape
+            self.eager_ids.add(getattr(error, "node_id", -1))
+            self._compiled[signature] = self._segmented(static)
+            return self._compiled[signature](leaves, treedef, dynamic, key)
+
+    def lower(self, state: ModelState, inputs: Any, *, key: jax.Array | None = None):
+        """The `jax.stages.Lowered` computation a call with these inputs compiles (its
+        `.as_text()` is the StableHLO), for a model without data-dependent ops."""
+        static, dynamic = self._split(self._named(inputs))
+        leaves, treedef = self._leaves(state)
+        traced = self.jit(functools.partial(self._traced, static), static_argnums=1)
+        return traced.lower(leaves, treedef, dynamic, key)
+
+    def intermediates(
+        self, state: ModelState, inputs: Any, name_of: Callable[[Node], str | None]
+    ) -> dict[str, np.ndarray]:
+        """Every array value of a node that `name_of` names, by that name (to find the
+        first node where two runtimes diverge); compiled unless the model runs eagerly."""
+        feed = self._named(inputs)
+        by_id = {n.id: n for n in self.plan.order}
+
+        def collect(state, values):
+            _, _, kept = run(self.plan, state, values, keep=lambda n: name_of(n) is not None)
+            return {name_of(by_id[i]): v for i, v in kept.items() if _is_array(v)}
+
+        if self.strings or self.eager_ids:
+            values = collect(state, feed)
+        else:
+            static, dynamic = self._split(feed)
+            values = self.jit(lambda st, dyn: collect(st, {**dyn, **static}))(state, dynamic)
+        return {name: np.asarray(v) for name, v in values.items()}
+
+    def _named(self, inputs: Any) -> dict[str, Any]:
+        """Inputs by name, from an array (one input), a tuple in input order or a dict."""
+        if isinstance(inputs, Mapping):
+            return dict(inputs)
+        names = [self.plan.names[n.id] for n in self.plan.inputs]
+        given = list(inputs) if isinstance(inputs, tuple | list) else [inputs]
+        if len(given) != len(names):
+            raise InvalidModelError(
+                f"predict: the model has {len(names)} inputs {names}, got {len(given)}."
+            )
+        return dict(zip(names, given, strict=True))
+
+    def _split(self, feed: Mapping[str, Any]) -> tuple[dict, dict]:
+        """Inputs baked into the compilation (as NumPy) and inputs traced by it."""
+        static, dynamic = {}, {}
+        for name, value in feed.items():
+            if value is not None and (name in self.static_names or is_static_value(value)):
+                static[name] = freeze(value)
+            else:
+                dynamic[name] = tuple(value) if isinstance(value, list) else value
+        return static, dynamic
+
+    def _compile(self, signature: tuple, static: dict) -> Callable:
+        if self.eager_ids:
+            compiled = self._segmented(static)
+        else:
+            compiled = self.jit(functools.partial(self._traced, static), static_argnums=1)
+        self._compiled[signature] = compiled
+        return compiled
+
+    def _traced(self, static: dict, leaves: list, treedef: Any, dynamic: dict, key) -> Any:
+        state = jax.tree_util.tree_unflatten(treedef, leaves)
+        outputs, new_state, _ = run(
+            self.fast.plan, state, {**dynamic, **static}, mode=self.mode, key=key
+        )
+        return (outputs, new_state) if self.mode == "train" else outputs
+
+    def _segmented(self, static: dict) -> Callable:
+        segmented = Segmented(self.fast.plan, self.eager_ids, self.jit, self.mode)
+
+        def call(leaves: list, treedef: Any, dynamic: dict, key) -> Any:
+            state = jax.tree_util.tree_unflatten(treedef, leaves)
+            traced = jax.tree_util.tree_map(on_device, dynamic)
+            return segmented(state, {**traced, **static}, key)
+
+        return call
+
+    def _leaves(self, state: ModelState) -> tuple[list, Any]:
+        """The prepared state's leaves on the device, computed once per state object
+        (states are values: a new state is a new object)."""
+        if self._resident is not None and self._resident[0] is state:
+            return self._resident[1], self._resident[2]
+        leaves, treedef = jax.tree_util.tree_flatten(self.fast.prepare(state))
+        leaves = [jax.device_put(v) if isinstance(v, np.ndarray) else v for v in leaves]
+        self._resident = (state, leaves, treedef)
+        return leaves, treedef
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray | jax.Array) and value.dtype != object
