@@ -22,4 +22,7 @@ from axonnx.converters.ops import (  # noqa: F401
     signal,
     strings,
     traditional_ml,
+    traditional_ml_maps,
+    traditional_ml_svm,
+    traditional_ml_trees,
 )

@@ -1,6 +1,6 @@
-"""Helpers of the traditional-ML op family (domain ai.onnx.ml): score post-transforms,
-class labels, key → value lookups, and tree ensembles laid out as flat arrays
-evaluated with `jax.numpy`.
+"""Helpers of the traditional-ML op family (domain ai.onnx.ml): inputs as float rows,
+score post-transforms, class labels, key → value lookups, and tree ensembles laid out
+as flat arrays evaluated with `jax.numpy`.
 
 A tree ensemble (any of TreeEnsemble-5, TreeEnsembleRegressor/Classifier-1..3) becomes
 a `Forest`: internal nodes are numbered `0..M-1` and leaves `M..M+L-1` in one index
@@ -23,9 +23,14 @@ from axonnx.converters.ops._elementwise_util import is_strings
 from axonnx.errors import InvalidModelError, UnsupportedOpError
 
 __all__ = [
+    "ML",
     "Forest",
+    "as_float32",
+    "as_floating",
+    "as_rows",
     "attr_array",
     "class_labels",
+    "first_given",
     "forest_from_nodes",
     "key_index",
     "legacy_forest",
@@ -34,11 +39,37 @@ __all__ = [
     "take_or_default",
 ]
 
+ML = "ai.onnx.ml"
+
 # TreeEnsemble-5 numbering of node modes; the older ops spell them as strings.
 MODES = {"BRANCH_LEQ": 0, "BRANCH_LT": 1, "BRANCH_GTE": 2, "BRANCH_GT": 3, "BRANCH_EQ": 4,
          "BRANCH_NEQ": 5, "BRANCH_MEMBER": 6}  # fmt: skip
 AGGREGATES = ("AVERAGE", "SUM", "MIN", "MAX")
 POST_TRANSFORMS = ("NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT")
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def as_float32(X) -> jax.Array:
+    return jnp.asarray(X).astype(jnp.float32)
+
+
+def as_floating(X) -> jax.Array:
+    """X as floats: its own float type, or float32 for integers."""
+    x = jnp.asarray(X)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
+def as_rows(X) -> jax.Array:
+    """X as a matrix (N, C); a vector is one row."""
+    x = jnp.asarray(X)
+    return x.reshape(1, -1) if x.ndim <= 1 else x.reshape(x.shape[0], math.prod(x.shape[1:]))
+
+
+def first_given(*candidates):
+    """The first attribute that is set (e.g. `nodes_values_as_tensor`, `nodes_values`)."""
+    return next((c for c in candidates if c is not None), None)
 
 
 # ---------------------------------------------------------------- post-transforms

@@ -1,14 +1,12 @@
 """Traditional machine-learning ONNX ops (domain `ai.onnx.ml`): feature transforms,
-label encoding (LabelEncoder, CategoryMapper, OneHotEncoder), linear models and tree
-ensembles.
+label encoding (LabelEncoder, CategoryMapper, OneHotEncoder) and linear models. Tree
+ensembles are in `traditional_ml_trees`, SVMs in `traditional_ml_svm`, the ops over
+maps (ZipMap, CastMap, DictVectorizer) in `traditional_ml_maps`.
 
 Numeric work runs with `jax.numpy` (under `jax.jit` too); string tensors are NumPy
 object arrays. An op whose output is a string tensor computed from numeric data (a
 classifier with string labels, a LabelEncoder to strings) needs that data known, so
 such a model runs eagerly.
-
-Not implemented: ops over maps and sequences of maps (CastMap, DictVectorizer, ZipMap)
-and the SVM ops.
 """
 
 from __future__ import annotations
@@ -20,14 +18,12 @@ import numpy as np
 from axonnx.converters.ops._common import int64, static
 from axonnx.converters.ops._elementwise_util import is_strings
 from axonnx.converters.ops._traditional_ml_util import (
-    AGGREGATES,
-    POST_TRANSFORMS,
+    ML,
+    as_float32,
+    as_rows,
     attr_array,
     class_labels,
-    forest_from_nodes,
     key_index,
-    legacy_forest,
-    set_members,
     take_or_default,
 )
 from axonnx.converters.ops._traditional_ml_util import (
@@ -36,29 +32,7 @@ from axonnx.converters.ops._traditional_ml_util import (
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
-ML = "ai.onnx.ml"
 _NORMS = ("MAX", "L1", "L2")
-
-
-def _float32(X) -> jax.Array:
-    return jnp.asarray(X).astype(jnp.float32)
-
-
-def _floating(X) -> jax.Array:
-    """X as floats: its own float type, or float32 for integers."""
-    x = jnp.asarray(X)
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
-
-
-def _rows(X) -> jax.Array:
-    """X as a matrix (N, C); a vector is one row."""
-    x = jnp.asarray(X)
-    return x.reshape(1, -1) if x.ndim <= 1 else x.reshape(x.shape[0], -1)
-
-
-def _given(*candidates):
-    """The first attribute that is set (e.g. `nodes_values_as_tensor`, `nodes_values`)."""
-    return next((c for c in candidates if c is not None), None)
 
 
 # ---------------------------------------------------------------- feature transforms
@@ -75,7 +49,7 @@ def binarizer(X, *, threshold=0.0):
 def scaler(X, *, offset=None, scale=None):
     """ONNX-ML Scaler-1: (X - offset) * scale as float32; offset and scale hold one value
     or one per feature (last axis)."""
-    x = _float32(X)
+    x = as_float32(X)
     offset = jnp.asarray(offset if offset is not None else 0.0, jnp.float32)
     scale = jnp.asarray(scale if scale is not None else 1.0, jnp.float32)
     return (x - offset) * scale
@@ -86,7 +60,7 @@ def normalizer(X, *, norm="MAX"):
     """ONNX-ML Normalizer-1: each row of X (N, C) or (C,) divided by its max (as the
     spec and onnxruntime: the signed maximum), L1 or L2 norm, as float32; rows whose
     divisor is 0 stay as they are."""
-    x = _float32(X)
+    x = as_float32(X)
     if norm == "MAX":
         divisor = jnp.max(x, axis=-1, keepdims=True)
     elif norm == "L1":
@@ -144,7 +118,7 @@ def array_feature_extractor(X, Y):
 def feature_vectorizer(*X, inputdimensions=None):
     """ONNX-ML FeatureVectorizer-1: the inputs (N, C_i) concatenated along the features
     as float32, each cut or zero-padded to `inputdimensions[i]` features."""
-    sizes = inputdimensions or [_rows(x).shape[1] for x in X]
+    sizes = inputdimensions or [as_rows(x).shape[1] for x in X]
     if len(sizes) != len(X):
         raise InvalidModelError(
             f"FeatureVectorizer: expected one inputdimensions entry per input ({len(X)}), "
@@ -152,7 +126,7 @@ def feature_vectorizer(*X, inputdimensions=None):
         )
     parts = []
     for x, size in zip(X, sizes, strict=True):
-        x = _float32(_rows(x))[:, :size]
+        x = as_float32(as_rows(x))[:, :size]
         parts.append(jnp.pad(x, ((0, 0), (0, size - x.shape[1]))))
     return jnp.concatenate(parts, axis=1)
 
@@ -276,7 +250,7 @@ def one_hot_encoder(X, *, cats_int64s=None, cats_strings=None, zeros=1):
 
 def _linear_scores(X, coefficients, intercepts, rows: int, op: str) -> jax.Array:
     """X (N, F) @ coefficients (rows, F).T + intercepts, as float32 (N, rows)."""
-    x = _float32(_rows(X))
+    x = as_float32(as_rows(X))
     if len(coefficients) != rows * x.shape[1]:
         raise ShapeError(
             f"{op}: expected {len(coefficients)} coefficients to be {rows} rows of the "
@@ -308,7 +282,7 @@ def linear_classifier(
     """ONNX-ML LinearClassifier-1: scores X @ W.T + b (N, classes) and the label of the
     best score; one coefficient row with two labels scores (-s, s)."""
     n_labels = len(classlabels_ints or classlabels_strings or ())
-    rows = max(1, len(coefficients) // _rows(X).shape[1])
+    rows = max(1, len(coefficients) // as_rows(X).shape[1])
     scores = _linear_scores(X, coefficients, intercepts, rows, "LinearClassifier")
     if rows == 1 and n_labels == 2:
         scores = jnp.concatenate([-scores, scores], axis=1)
@@ -328,189 +302,3 @@ def _labels_or_default(index, ints, strings):
     table_ints = (*ints, 0) if ints else None
     table_strings = (*strings, "") if strings else None
     return class_labels(index, table_ints, table_strings, "LinearClassifier")
-
-
-# ---------------------------------------------------------------- tree ensembles
-
-
-@onnx_op("TreeEnsemble", 5, domain=ML)
-def tree_ensemble(
-    X,
-    *,
-    aggregate_function=1,
-    leaf_targetids=None,
-    leaf_weights=None,
-    membership_values=None,
-    n_targets=None,
-    nodes_falseleafs=None,
-    nodes_falsenodeids=None,
-    nodes_featureids=None,
-    nodes_hitrates=None,
-    nodes_missing_value_tracks_true=None,
-    nodes_modes=None,
-    nodes_splits=None,
-    nodes_trueleafs=None,
-    nodes_truenodeids=None,
-    post_transform=0,
-    tree_roots=None,
-):
-    """ONNX-ML TreeEnsemble-5: per-target aggregate (N, n_targets) of the leaf weights
-    the trees reach for each row of X (N, F), then the post-transform."""
-    modes = np.asarray(nodes_modes).reshape(-1)
-    n = len(modes)
-    roots = [_root(r, n, nodes_trueleafs, nodes_falseleafs, nodes_truenodeids,
-                   nodes_falsenodeids) for r in tree_roots]  # fmt: skip
-    forest = forest_from_nodes(
-        features=nodes_featureids,
-        modes=modes,
-        splits=nodes_splits,
-        missing_true=nodes_missing_value_tracks_true or [0] * n,
-        members=set_members(modes, membership_values, "TreeEnsemble"),
-        true_ids=nodes_truenodeids,
-        true_leaf=nodes_trueleafs,
-        false_ids=nodes_falsenodeids,
-        false_leaf=nodes_falseleafs,
-        roots=roots,
-        leaf_entries=[
-            [(t, w)] for t, w in zip(leaf_targetids, np.ravel(leaf_weights), strict=True)
-        ],
-        op="TreeEnsemble",
-    )
-    x = _floating(_rows(X))
-    scores = forest.scores(
-        x, int(n_targets), _choice(AGGREGATES, aggregate_function), "TreeEnsemble"
-    )
-    return apply_post_transform(scores, _choice(POST_TRANSFORMS, post_transform), "TreeEnsemble")
-
-
-def _choice(names: tuple[str, ...], code: int) -> str:
-    return names[code] if 0 <= code < len(names) else f"<{code}>"
-
-
-def _root(index, n, trueleafs, falseleafs, trueids, falseids) -> int:
-    """Combined index of a root: the root itself, or `n + leaf` for a one-leaf tree."""
-    leaf = trueleafs[index] and falseleafs[index] and trueids[index] == falseids[index]
-    return n + trueids[index] if leaf else index
-
-
-def _legacy_nodes(kw: dict) -> dict:
-    """The node attributes of TreeEnsembleRegressor/Classifier in `legacy_forest` form."""
-    return {
-        "nodes_treeids": kw["nodes_treeids"],
-        "nodes_nodeids": kw["nodes_nodeids"],
-        "nodes_modes": kw["nodes_modes"],
-        "nodes_values": np.ravel(_given(kw["nodes_values_as_tensor"], kw["nodes_values"])),
-        "nodes_featureids": kw["nodes_featureids"],
-        "nodes_truenodeids": kw["nodes_truenodeids"],
-        "nodes_falsenodeids": kw["nodes_falsenodeids"],
-        "nodes_missing_value_tracks_true": kw["nodes_missing_value_tracks_true"],
-    }
-
-
-def _with_base(scores, base_values, base_values_as_tensor):
-    base = _given(base_values_as_tensor, base_values)
-    return scores if base is None else scores + jnp.asarray(np.ravel(base), scores.dtype)
-
-
-@onnx_op("TreeEnsembleRegressor", 1, 3, 5, domain=ML)
-def tree_ensemble_regressor(
-    X,
-    *,
-    aggregate_function="SUM",
-    base_values=None,
-    base_values_as_tensor=None,
-    n_targets=None,
-    nodes_falsenodeids=None,
-    nodes_featureids=None,
-    nodes_hitrates=None,
-    nodes_hitrates_as_tensor=None,
-    nodes_missing_value_tracks_true=None,
-    nodes_modes=None,
-    nodes_nodeids=None,
-    nodes_treeids=None,
-    nodes_truenodeids=None,
-    nodes_values=None,
-    nodes_values_as_tensor=None,
-    post_transform="NONE",
-    target_ids=None,
-    target_nodeids=None,
-    target_treeids=None,
-    target_weights=None,
-    target_weights_as_tensor=None,
-):
-    """ONNX-ML TreeEnsembleRegressor-1..5: per-target aggregate of the leaf weights plus
-    `base_values`, then the post-transform: float32 (N, n_targets)."""
-    forest = legacy_forest(
-        **_legacy_nodes(locals()),
-        entry_treeids=target_treeids,
-        entry_nodeids=target_nodeids,
-        entry_ids=target_ids,
-        entry_weights=np.ravel(_given(target_weights_as_tensor, target_weights)),
-        op="TreeEnsembleRegressor",
-    )
-    x = _floating(_rows(X))
-    scores = forest.scores(x, int(n_targets), aggregate_function, "TreeEnsembleRegressor")
-    scores = _with_base(scores, base_values, base_values_as_tensor)
-    return apply_post_transform(scores, post_transform, "TreeEnsembleRegressor").astype(jnp.float32)
-
-
-@onnx_op("TreeEnsembleClassifier", 1, 3, 5, domain=ML)
-def tree_ensemble_classifier(
-    X,
-    *,
-    base_values=None,
-    base_values_as_tensor=None,
-    class_ids=None,
-    class_nodeids=None,
-    class_treeids=None,
-    class_weights=None,
-    class_weights_as_tensor=None,
-    classlabels_int64s=None,
-    classlabels_strings=None,
-    nodes_falsenodeids=None,
-    nodes_featureids=None,
-    nodes_hitrates=None,
-    nodes_hitrates_as_tensor=None,
-    nodes_missing_value_tracks_true=None,
-    nodes_modes=None,
-    nodes_nodeids=None,
-    nodes_treeids=None,
-    nodes_truenodeids=None,
-    nodes_values=None,
-    nodes_values_as_tensor=None,
-    post_transform="NONE",
-):
-    """ONNX-ML TreeEnsembleClassifier-1..5: class scores (N, classes) summed over the
-    trees plus `base_values`, post-transformed, and the label of the best score.
-
-    When the leaves name a single class (a binary model), its score s becomes the
-    second column and the first is 1 - s (NONE, PROBIT) or -s.
-    """
-    labels = classlabels_int64s or classlabels_strings or ()
-    forest = legacy_forest(
-        **_legacy_nodes(locals()),
-        entry_treeids=class_treeids,
-        entry_nodeids=class_nodeids,
-        entry_ids=class_ids,
-        entry_weights=np.ravel(_given(class_weights_as_tensor, class_weights)),
-        op="TreeEnsembleClassifier",
-    )
-    x = _floating(_rows(X)).astype(jnp.float32)
-    scores = forest.scores(x, max(len(labels), 1), "SUM", "TreeEnsembleClassifier")
-    scores = _with_base(scores, base_values, base_values_as_tensor)
-    if len(set(class_ids)) == 1:
-        positive = scores[:, class_ids[0]]
-        negative = 1 - positive if post_transform in ("NONE", "PROBIT") else -positive
-        scores = jnp.stack([negative, positive], axis=1)
-    scores = apply_post_transform(scores, post_transform, "TreeEnsembleClassifier")
-    index = jnp.argmax(scores, axis=1)
-    if len(labels) == 1:
-        if classlabels_strings or classlabels_int64s[0] != 1:
-            raise UnsupportedOpError(
-                "TreeEnsembleClassifier: a single class label is supported only as "
-                f"classlabels_int64s=[1], got {list(labels)}."
-            )
-        return index.astype(int64()), scores
-    return class_labels(
-        index, classlabels_int64s, classlabels_strings, "TreeEnsembleClassifier"
-    ), scores
