@@ -27,7 +27,6 @@ _CHILD = r"""
 import json, sys, time
 import numpy as np, onnx, jax
 import axonnx as ax
-from axonnx.converters.runtime import Runtime
 from axonnx.converters.inputs import make_inputs
 path, what = sys.argv[1], sys.argv[2]
 def rss():
@@ -46,7 +45,7 @@ if what == "first_call":
     proto = onnx.load(path, load_external_data=False)
     feed = make_inputs(proto, dims={"batch": 1, "sequence": 128})
     start = time.perf_counter()
-    jax.block_until_ready(Runtime(*result)(feed))
+    jax.block_until_ready(ax.predict(*result, feed))
     record["first_call"] = seconds + time.perf_counter() - start
 print(json.dumps(record))
 """

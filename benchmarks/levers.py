@@ -3,8 +3,8 @@ lever and axonnx with it, interleaved in blocks in one process (2 threads each).
 
     python benchmarks/levers.py MODEL.onnx --lever fast --batch 8 [--dims sequence=128]
 
-Levers: `fast` (the Runtime's rewrites, `axonnx.converters.fast_paths`), `libraries`
-(`runtime.CPU_COMPILER_OPTIONS` against XLA's defaults). Each runs in blocks of five
+Levers: `fast` (the engine's rewrites, `axonnx.engine.rewrites`), `libraries`
+(`axonnx.engine.CPU_COMPILER_OPTIONS` against XLA's defaults). Each runs in blocks of five
 timed runs after a warm-up (as `axonnx bench`). Prints the median latency of each and
 the ratios to onnxruntime. Not a test.
 """
@@ -21,17 +21,18 @@ from axonnx.converters.bench import interleaved
 from axonnx.converters.inputs import make_inputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.onnx_import import import_onnx
-from axonnx.converters.runtime import Runtime, inline_dispatch
+from axonnx.engine import Engine, inline_dispatch
 
 
 def _variants(path: str, lever: str) -> dict:
     model, state = import_onnx(path)
     if lever == "fast":
-        return {"before": Runtime(model, state, fast=False), "after": Runtime(model, state)}
-    if lever == "libraries":
-        before = Runtime(model, state, compiler_options={})
-        return {"before": before, "after": Runtime(model, state)}
-    raise SystemExit(f"unknown lever {lever!r}")
+        before = Engine(model, fast=False)
+    elif lever == "libraries":
+        before = Engine(model, compiler_options={})
+    else:
+        raise SystemExit(f"unknown lever {lever!r}")
+    return {"before": (before, state), "after": (Engine(model), state)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,8 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     options.intra_op_num_threads, options.inter_op_num_threads = 2, 1
     session = ort.InferenceSession(proto.SerializeToString(), options)
     runners = {"onnxruntime": lambda: session.run(None, feed)}
-    for name, runtime in _variants(args.model, args.lever).items():
-        runners[name] = lambda r=runtime: jax.block_until_ready(r(feed))
+    for name, (engine, state) in _variants(args.model, args.lever).items():
+        runners[name] = lambda e=engine, s=state: jax.block_until_ready(e(s, feed))
     for run in runners.values():
         run()  # compiles
     times = interleaved(runners, args.runs)

@@ -26,9 +26,13 @@ __all__ = [
 ]
 
 
-@functools.lru_cache(maxsize=16)
 def engine_for(model: Node, mode: str = "inference") -> Engine:
     """The engine `predict` uses for `model` in `mode` (cached: the last 16 models)."""
+    return _cached_engine(model, mode)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_engine(model: Node, mode: str) -> Engine:
     return Engine(model, mode=mode)
 
 
