@@ -81,7 +81,8 @@ class Engine:
         options = dict(default_compiler_options() if compiler_options is None else compiler_options)
         self.jit = functools.partial(jax.jit, compiler_options=options) if options else jax.jit
         self._compiled: dict[tuple, Callable] = {}
-        self._resident: tuple[Any, list, Any] | None = None
+        self._resident: tuple[ModelState, list] | None = None
+        self._treedef: Any = None
         use_compilation_cache()
 
     def apply(self, state: ModelState, inputs: Any, *, key: jax.Array | None = None) -> Any:
@@ -106,23 +107,22 @@ class Engine:
             outputs, new_state, _ = run(self.plan, state, feed, mode=self.mode, key=key)
             return (outputs, new_state) if self.mode == "train" else outputs
         static, dynamic = self._split(feed)
-        signature = tuple((n, static_key(v)) for n, v in sorted(static.items()))
+        signature = tuple((n, static_key(v)) for n, v in sorted(static.items())) if static else ()
+        leaves = self._leaves(state)  # before the lookup: a new tree structure clears it
         compiled = self._compiled.get(signature) or self._compile(signature, static)
-        leaves, treedef = self._leaves(state)
         try:
-            return compiled(leaves, treedef, dynamic, key)
+            return compiled(leaves, dynamic, key)
         except CompileTimeValueError as error:  # an op needs a run-time value as a shape
             self.eager_ids.add(getattr(error, "node_id", -1))
             self._compiled[signature] = self._segmented(static)
-            return self._compiled[signature](leaves, treedef, dynamic, key)
+            return self._compiled[signature](leaves, dynamic, key)
 
     def lower(self, state: ModelState, inputs: Any, *, key: jax.Array | None = None):
         """The `jax.stages.Lowered` computation a call with these inputs compiles (its
         `.as_text()` is the StableHLO), for a model without data-dependent ops."""
         static, dynamic = self._split(self._named(inputs))
-        leaves, treedef = self._leaves(state)
-        traced = self.jit(functools.partial(self._traced, static), static_argnums=1)
-        return traced.lower(leaves, treedef, dynamic, key)
+        leaves = self._leaves(state)
+        return self.jit(functools.partial(self._traced, static)).lower(leaves, dynamic, key)
 
     def intermediates(
         self, state: ModelState, inputs: Any, name_of: Callable[[Node], str | None]
@@ -169,12 +169,12 @@ class Engine:
         if self.eager_ids:
             compiled = self._segmented(static)
         else:
-            compiled = self.jit(functools.partial(self._traced, static), static_argnums=1)
+            compiled = self.jit(functools.partial(self._traced, static))
         self._compiled[signature] = compiled
         return compiled
 
-    def _traced(self, static: dict, leaves: list, treedef: Any, dynamic: dict, key) -> Any:
-        state = jax.tree_util.tree_unflatten(treedef, leaves)
+    def _traced(self, static: dict, leaves: list, dynamic: dict, key) -> Any:
+        state = jax.tree_util.tree_unflatten(self._treedef, leaves)
         outputs, new_state, _ = run(
             self.fast.plan, state, {**dynamic, **static}, mode=self.mode, key=key
         )
@@ -183,22 +183,26 @@ class Engine:
     def _segmented(self, static: dict) -> Callable:
         segmented = Segmented(self.fast.plan, self.eager_ids, self.jit, self.mode)
 
-        def call(leaves: list, treedef: Any, dynamic: dict, key) -> Any:
-            state = jax.tree_util.tree_unflatten(treedef, leaves)
+        def call(leaves: list, dynamic: dict, key) -> Any:
+            state = jax.tree_util.tree_unflatten(self._treedef, leaves)
             traced = jax.tree_util.tree_map(on_device, dynamic)
             return segmented(state, {**traced, **static}, key)
 
         return call
 
-    def _leaves(self, state: ModelState) -> tuple[list, Any]:
+    def _leaves(self, state: ModelState) -> list:
         """The prepared state's leaves on the device, computed once per state object
-        (states are values: a new state is a new object)."""
+        (states are values: a new state is a new object). The compiled functions know
+        the tree's structure; a state of another structure drops them."""
         if self._resident is not None and self._resident[0] is state:
-            return self._resident[1], self._resident[2]
+            return self._resident[1]
         leaves, treedef = jax.tree_util.tree_flatten(self.fast.prepare(state))
         leaves = [jax.device_put(v) if isinstance(v, np.ndarray) else v for v in leaves]
-        self._resident = (state, leaves, treedef)
-        return leaves, treedef
+        if self._treedef is None or treedef != self._treedef:
+            self._treedef = treedef
+            self._compiled.clear()
+        self._resident = (state, leaves)
+        return leaves
 
 
 def _is_array(value: Any) -> bool:
