@@ -13,6 +13,7 @@ from axonnx.converters.fast_reader import load_lazily
 from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
+from axonnx.converters.schema_check import check_schemas
 from axonnx.converters.value_types import annotate, infer_value_types
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
@@ -40,6 +41,8 @@ def import_onnx(
         weights under their initializer name; each keeps its ONNX name for export.
 
     Raises:
+        InvalidModelError: listing every node that disagrees with its ONNX schema
+            (attributes, input/output counts and types, subgraph signatures, Conv ranks).
         UnsupportedOpError: listing every (domain, op type, opset) without an
             implementation, with node counts, before anything is converted.
 
@@ -47,6 +50,7 @@ def import_onnx(
     >>> ax.predict(model, state, {"x": x})["y"].shape           # doctest: +SKIP
     """
     proto, weights = load_lazily(source)
+    check_schemas(proto)
     if weights is not None and unsupported_ops(proto.graph, _opsets(proto)):
         proto, weights = load_model(source), None  # an upgrade needs the whole proto
     proto = _convertible(proto)
