@@ -68,7 +68,7 @@ def schema_problems(proto: onnx.ModelProto) -> list[str]:
         for entry in proto.opset_import
     }
     problems = untyped_inputs(proto.graph)
-    scope = _Scope()
+    scope = _Scope(_declared_names(proto.graph))
     stack: list[tuple[onnx.GraphProto, str] | list] = [(_typed_copy(proto).graph, "")]
     while stack:
         item = stack.pop()
@@ -85,6 +85,17 @@ def schema_problems(proto: onnx.ModelProto) -> list[str]:
                 problems += [label + p for p in found]
                 stack.extend((sub, f"{label} {name}: ") for name, sub in subgraphs)
     return problems
+
+
+def _declared_names(graph: onnx.GraphProto) -> set[str]:
+    """Names of the values whose type the file itself declares, in every graph."""
+    names: set[str] = set()
+    stack = [graph]
+    while stack:
+        g = stack.pop()
+        names.update(v.name for v in [*g.value_info, *g.output] if _has_type(v.type))
+        stack.extend(sub for node in g.node for _, sub in _subgraphs(node))
+    return names
 
 
 def node_label(node: onnx.NodeProto) -> str:
@@ -221,8 +232,9 @@ class _Scope:
     """Types of the values visible in the graph being checked: one dict; entering a
     subgraph shadows names, leaving it restores them (no chain to walk per lookup)."""
 
-    def __init__(self):
+    def __init__(self, declared: set[str]):
         self.values: dict[str, _Value] = {}
+        self.declared = declared  # names whose type the file states (not inferred)
 
     def enter(self, graph: onnx.GraphProto) -> list:
         """Add the graph's declared values; return what `leave` needs to undo that."""
@@ -419,6 +431,8 @@ def type_problems(node: onnx.NodeProto, schema: _Schema, scope: _Scope) -> list[
         if problems:
             break
         for index, name in enumerate(values):
+            if kind == "output" and name not in scope.declared:
+                continue  # an inferred output type is onnx's conclusion, not the file's
             actual = type_of(name) if name else None
             formal = _formal(formals, index) if actual is not None else None
             if formal is None:

@@ -112,7 +112,7 @@ def test_if_1_with_a_constant_condition_runs_one_branch_whatever_the_other_gives
         const("c", np.array([True])),
         oh.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g),
     ]
-    (y,) = run(model(nodes, {"x": X}, ["y"], opset=7), {"x": X})
+    (y,) = run(model(nodes, {"x": X}, ["y"], opset=9), {"x": X})
     np.testing.assert_array_equal(y, np.maximum(X, 0))
 
 
