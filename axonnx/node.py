@@ -52,7 +52,8 @@ class Node:
     A node names an op (a function registered in `axonnx.ops`), the nodes whose
     outputs feed it, the parameters it owns and the keyword options of its op. Nodes
     are immutable and compared by identity; the graph is the set of ancestors of an
-    output node. Methods such as `x.dense(128)` build new nodes on top of this one.
+    output node. Methods such as `x.dense(128)`, `x[0]` (one output) and `repr(x)` (the
+    summary) are the builders' functions, attached in `axonnx.builders.methods`.
 
     Attributes:
         op: registered op name, e.g. `"dense"` or `"onnx::Slice@13"`.
@@ -88,17 +89,6 @@ class Node:
         """A copy of this node with some fields changed and a fresh id."""
         changes.setdefault("id", next(_ids))
         return replace(self, **changes)
-
-    def __repr__(self) -> str:
-        from axonnx.summary import summary
-
-        return summary(self)
-
-    def __getitem__(self, index: int | str) -> Node:
-        """Select one output of a node with several outputs (a tuple or a container)."""
-        from axonnx.builders.core import getitem
-
-        return getitem(self, index)
 
 
 def topological_order(outputs: Node | list[Node]) -> list[Node]:

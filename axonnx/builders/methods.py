@@ -7,7 +7,12 @@ method can be found by searching for it.
 from axonnx.builders import activations as act
 from axonnx.builders import combinators as comb
 from axonnx.builders import conv, linear, normalization, recurrent
+from axonnx.builders.core import getitem
 from axonnx.node import Node
+from axonnx.summary import summary
+
+Node.__getitem__ = getitem  # one output of several: x[0], model["logits"]
+Node.__repr__ = summary
 
 Node.activation = act.activation
 Node.celu = act.celu

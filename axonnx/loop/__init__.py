@@ -24,7 +24,8 @@ its local part of the batch; see `axonnx.loop.parallel` for the details.
 """
 
 from axonnx.loop.checkpoint import read_checkpoint, write_checkpoint
-from axonnx.loop.core import EVENTS, Handler, Loop, LoopState
+from axonnx.loop.core import Loop
+from axonnx.loop.events import EVENTS, Handler, LoopState
 from axonnx.loop.precision import DynamicScale
 from axonnx.loop.steps import Steps, TrainCarry
 

@@ -15,17 +15,16 @@ from typing import IO, TYPE_CHECKING, Any
 import jax.numpy as jnp
 
 from axonnx.loop.checkpoint import read_checkpoint, write_checkpoint
+from axonnx.loop.events import Handler, LoopState
 from axonnx.loop.progress import format_metrics
 
 if TYPE_CHECKING:
-    from axonnx.loop.core import Handler, Loop, LoopState
+    from axonnx.loop.core import Loop
 
 __all__ = ["checkpoint", "early_stop", "log", "reduce_lr", "restore", "validation"]
 
 
 def _handler(event: str, fn: Callable, every: int, priority: int = 0) -> Handler:
-    from axonnx.loop.core import Handler
-
     if every < 1:
         raise ValueError(f"handler: expected every >= 1, got {every}")
     return Handler(event, fn, every, priority)
