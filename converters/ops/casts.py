@@ -1,4 +1,9 @@
-"""Cast ONNX ops: Cast, CastLike and BitCast between ONNX data types (strings included)."""
+"""Cast ONNX ops: Cast, CastLike and BitCast between ONNX data types (strings included).
+
+Casts to int4/uint4/int2/uint2, float8 and float4 follow the spec's rounding, saturation
+and wrap-around rules with explicit arithmetic (`_elementwise_util.cast`), so results do
+not depend on how a library (ml_dtypes, XLA) casts out-of-range values.
+"""
 
 from __future__ import annotations
 

@@ -2,8 +2,10 @@
 dynamic quantization, and the integer / quantized-linear matrix products and
 convolutions.
 
-Integer targets round half to even and saturate to the target's range. Float8 targets
-saturate when `saturate=1` (NaN stays NaN); float4 targets always saturate. Integer
+Integer targets (int2/4/8/16, uint2/4/8/16) round half to even and saturate to the
+target's range, with explicit arithmetic before the value takes the target type. Float8
+targets follow the Cast spec's tables (`saturate=1` clamps to +-max, NaN stays NaN;
+`saturate=0` overflows to NaN, or Inf for E5M2); float4 targets always saturate. Integer
 matrix products and convolutions accumulate exactly in int32; rescaling to the output
 runs in float32 (float64 for float64 scales).
 """
@@ -19,19 +21,11 @@ import numpy as np
 import onnx
 
 from axonnx.converters.ops._common import normalize_axis
+from axonnx.converters.ops._elementwise_util import LOW_FLOATS, to_low_float
 from axonnx.converters.ops.nn_conv import conv
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
-_SATURATING_FLOAT8 = frozenset(
-    np.dtype(t)
-    for t in (
-        ml_dtypes.float8_e4m3fn,
-        ml_dtypes.float8_e4m3fnuz,
-        ml_dtypes.float8_e5m2,
-        ml_dtypes.float8_e5m2fnuz,
-    )
-)
 # ml_dtypes knows these, but XLA cannot convert to or from them.
 _NOT_IN_XLA = frozenset({"float6_e2m3fn", "float6_e3m2fn"})
 
@@ -105,29 +99,29 @@ def _quantized_dtype(y_zero_point, output_dtype: int) -> np.dtype:
 
 
 def _saturate_to_int(y, zero_point, dtype: np.dtype):
-    """round(y) + zero_point, clipped to the range of integer type `dtype`."""
+    """round(y) + zero_point (round half to even), clipped to the range of integer type
+    `dtype` (uint4: [0, 15], int2: [-2, 1], ...). NaN, undefined by the spec, gives 0.
+    The clipped value becomes an int32 before it takes the (sub-byte) type `dtype`."""
     y = jnp.round(y)
     wide = jnp.float64 if y.dtype == jnp.float64 else jnp.float32
     y = y.astype(wide)
     if zero_point is not None:
         y = y + zero_point.astype(wide)
     info = ml_dtypes.iinfo(dtype)
-    return jnp.clip(y, info.min, info.max).astype(jnp.int32).astype(dtype)
+    y = jnp.clip(y, int(info.min), int(info.max))
+    return jnp.where(jnp.isnan(y), 0, y).astype(jnp.int32).astype(dtype)
 
 
 def _to_float(y, zero_point, dtype: np.dtype, saturate: int):
     """`y` cast to a float8/float4 type (float4 adds the zero point, as onnx does)."""
-    if dtype.name in _NOT_IN_XLA:
+    if dtype.name not in LOW_FLOATS:
         raise UnsupportedOpError(
-            f"QuantizeLinear: output type {dtype.name} is not supported by JAX/XLA; supported "
+            f"QuantizeLinear: output type {dtype.name} is not supported; supported "
             "are int2/4/8/16, uint2/4/8/16, float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz), float4e2m1."
         )
     if dtype == np.dtype(ml_dtypes.float4_e2m1fn) and zero_point is not None:
         y = y + zero_point.astype(y.dtype)
-    if dtype in _SATURATING_FLOAT8 and saturate:
-        info = ml_dtypes.finfo(dtype)
-        y = jnp.clip(y.astype(jnp.float32), float(info.min), float(info.max))
-    return y.astype(dtype)
+    return to_low_float(y, dtype, saturate=bool(saturate))
 
 
 def _divide(x, y_scale, precision: int):
