@@ -6,7 +6,7 @@ import functools
 import inspect
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -61,8 +61,11 @@ class GraphImporter:
         dims: Mapping[str, int],
         parent: GraphImporter | None = None,
         weights: FileWeights | None = None,
+        match_layer: Callable[[GraphImporter, onnx.NodeProto], bool] | None = None,
     ):
         self.opsets, self.dims, self.parent = opsets, dims, parent
+        # recognises built-in layers (`layer_rules.match_layer`); none: every node generic
+        self.match_layer = match_layer or (lambda importer, node: False)
         self.weights = weights  # top-level initializers read from the file on demand
         self.values: dict[str, Node] = {}
         self.captured: dict[str, Node] = {}
@@ -78,8 +81,6 @@ class GraphImporter:
 
     def run(self, graph: onnx.GraphProto) -> dict[str, Node]:
         """Convert `graph`; return its outputs by name (params collect in `self.params`)."""
-        from axonnx.converters.layer_rules import match_layer
-
         self.initializers = {t.name: t for t in graph.initializer}
         self.roles = initializer_roles(graph, self.opsets) if self.parent is None else {}
         self.outputs = {o.name for o in graph.output}
@@ -90,7 +91,7 @@ class GraphImporter:
             if value.name not in self.initializers:
                 self.values[value.name] = self._input(value)
         for node in graph.node:
-            if id(node) not in self.fused and not match_layer(self, node):
+            if id(node) not in self.fused and not self.match_layer(self, node):
                 self._generic(node)
         return {o.name: self.lookup(o.name, f"graph output {o.name!r}") for o in graph.output}
 
@@ -206,7 +207,7 @@ class GraphImporter:
         return options, list(captures.values())
 
     def _subgraph(self, graph: onnx.GraphProto, captures: dict) -> Subgraph:
-        child = GraphImporter(self.opsets, self.dims, parent=self)
+        child = GraphImporter(self.opsets, self.dims, parent=self, match_layer=self.match_layer)
         outputs = child.run(graph)
         model = gather_outputs(tuple(outputs[o.name] for o in graph.output))
         for name in child.captured:

@@ -11,6 +11,7 @@ import onnx.version_converter
 
 from axonnx.converters.fast_reader import load_lazily
 from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs
+from axonnx.converters.layer_rules import match_layer
 from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
 from axonnx.converters.schema_check import check_schemas
@@ -55,7 +56,7 @@ def import_onnx(
         proto, weights = load_model(source), None  # an upgrade needs the whole proto
     proto = _convertible(proto)
     opsets = _opsets(proto)
-    importer = GraphImporter(opsets, dict(dims or {}), weights=weights)
+    importer = GraphImporter(opsets, dict(dims or {}), weights=weights, match_layer=match_layer)
     outputs = importer.run(proto.graph)
     names = [o.name for o in proto.graph.output]
     meta = {
