@@ -4,10 +4,15 @@
 
 Models: BERT-base, DistilBERT-base, GPT-2 small, ViT-base (224²), ResNet-50 (224²),
 an LSTM classifier and an MNIST CNN, each from the Hugging Face / PyTorch code with
-its default config, weights perturbed as training would (no two tensors equal),
-exported with the TorchScript exporter (opset 17, constants folded: eval-mode
-BatchNormalization folds into Conv). Existing files are kept; delete them to rebuild.
-Needs torch and transformers.
+its default config; and the wider zoo of `make_zoo_vision.py` (torchvision MobileNetV3,
+EfficientNet-B0, ConvNeXt-T, ResNeXt-50, DenseNet-121, LR-ASPP, SSDLite; transformers
+Swin-T) and `make_zoo_text.py` (T5-small, a small LLaMA, an int8 dynamic-quantized BERT,
+a scikit-learn random forest). Weights are perturbed as training would (no two tensors
+equal); the networks are exported with the TorchScript exporter (opset 17, constants
+folded: eval-mode BatchNormalization folds into Conv). Existing files are kept; delete
+them to rebuild. A model whose export fails is skipped, its error written next to where
+the file would be (`NAME.onnx.error`, which `suite.py` reports in that model's row).
+Needs torch and transformers; the zoo also torchvision, scikit-learn and skl2onnx.
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 import make_models as mm  # noqa: E402  (the shipped models' script: bert, exporters)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_zoo_text import TEXT  # noqa: E402
+from make_zoo_vision import VISION  # noqa: E402
 
 DEFAULT_CACHE = Path(os.environ.get("AXONNX_BENCH_CACHE", "~/.cache/axonnx-bench")).expanduser()
 TEXT_AXES = {0: "batch", 1: "sequence"}
@@ -142,6 +151,8 @@ MODELS: dict[str, Callable[[Path], None]] = {
     "resnet50": make_resnet50,
     "lstm_classifier": make_lstm,
     "mnist_cnn": make_mnist_cnn,
+    **VISION,
+    **TEXT,
 }
 
 
@@ -151,10 +162,18 @@ def build(folder: Path, names: list[str] | None = None) -> dict[str, Path]:
     paths = {}
     for name in names or list(MODELS):
         path = folder / f"{name}.onnx"
+        error = path.with_name(path.name + ".error")
         if not path.exists():
             temporary = path.with_suffix(".partial")
-            MODELS[name](temporary)
+            try:
+                MODELS[name](temporary)
+            except Exception as e:  # noqa: BLE001  (recorded; the other models still build)
+                message = f"{type(e).__name__}: {e}".strip()
+                error.write_text(message + "\n")
+                print(f"{name}: export failed: {message.splitlines()[0]}", flush=True)
+                continue
             os.replace(temporary, path)
+            error.unlink(missing_ok=True)
             print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)", flush=True)
         paths[name] = path
     return paths

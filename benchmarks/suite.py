@@ -1,12 +1,15 @@
 """The benchmark suite: axonnx vs onnxruntime (CPU, 2 threads each) on a fixed model set.
 
     python benchmarks/make_suite_models.py          # once: real-size models into the cache
-    python benchmarks/suite.py [--models bert_base resnet50] [--batches 1 8] [--runs 20]
-                               [--validate] [--out benchmarks/results]
+    python benchmarks/suite.py [--models bert_base resnet50 | zoo | core] [--batches 1 8]
+                               [--runs 20] [--validate] [--timeout 900] [--out benchmarks/results]
 
 Each (model, batch) runs in a fresh subprocess (so first-call time and peak memory are
 its own) through `axonnx.converters.bench.bench`: onnxruntime and axonnx interleaved,
 run by run. Writes `suite.md` (a markdown table) and `suite.json` into `--out`.
+`--models` takes names and the groups `core` (the first set) and `zoo` (the wider set
+of `make_zoo_vision.py` / `make_zoo_text.py`). A model that fails (its export, axonnx's
+import or run, a timeout, a mismatch) gets its error in its row and the suite goes on.
 
 Columns: median and p90 latency of each; ratio = axonnx median / onnxruntime median
 (< 1: axonnx faster); first call = load + first run (axonnx: import + compile + run);
@@ -32,8 +35,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 MODELS_DIR = HERE.parent / "models"
-sys.path.insert(0, str(HERE))
-from make_suite_models import DEFAULT_CACHE  # noqa: E402
+# as make_suite_models.py's (not imported from it: that needs torch, the suite does not)
+DEFAULT_CACHE = Path(os.environ.get("AXONNX_BENCH_CACHE", "~/.cache/axonnx-bench")).expanduser()
 
 SEQ = 128
 # name → (file, dims other than batch)
@@ -50,6 +53,31 @@ SUITE = {
     "models/lstm_classifier": ("{models}/lstm_classifier.onnx", {"sequence": SEQ}),
     "models/cnn": ("{models}/cnn.onnx", {}),
     "models/mlp": ("{models}/mlp.onnx", {}),
+}
+CORE = list(SUITE)
+ZOO = {
+    "mobilenet_v3_large": ("{cache}/mobilenet_v3_large.onnx", {}),
+    "efficientnet_b0": ("{cache}/efficientnet_b0.onnx", {}),
+    "convnext_tiny": ("{cache}/convnext_tiny.onnx", {}),
+    "resnext50_32x4d": ("{cache}/resnext50_32x4d.onnx", {}),
+    "densenet121": ("{cache}/densenet121.onnx", {}),
+    "lraspp_mobilenet_v3": ("{cache}/lraspp_mobilenet_v3.onnx", {}),
+    "ssdlite320_mobilenet_v3": ("{cache}/ssdlite320_mobilenet_v3.onnx", {}),
+    "swin_tiny": ("{cache}/swin_tiny.onnx", {}),
+    "t5_small": ("{cache}/t5_small.onnx", {"sequence": SEQ, "decoder_sequence": SEQ}),
+    "llama_small": ("{cache}/llama_small.onnx", {"sequence": SEQ}),
+    "bert_4l_int8": ("{cache}/bert_4l_int8.onnx", {"sequence": SEQ}),
+    "random_forest": ("{cache}/random_forest.onnx", {}),
+}
+SUITE.update(ZOO)
+GROUPS = {"core": CORE, "zoo": list(ZOO)}
+# models whose export fixes the batch: name → (the batch, why)
+FIXED_BATCH = {
+    "ssdlite320_mobilenet_v3": (
+        1,
+        "the export takes one image (torchvision's detection transform loops over the "
+        "images in Python, so the trace fixes their number)",
+    ),
 }
 
 
@@ -135,30 +163,70 @@ def worker(path: str, batch: int, dims: dict, runs: int, validate: bool, device:
 
     result = bench(path, batch=batch, dims=dims, runs=runs, threads=2, device=device)
     record = result.to_dict()
-    record["gflop"] = count_flops(path, result.inputs) / 1e9
+    try:
+        record["gflop"] = count_flops(path, result.inputs) / 1e9
+    except Exception as e:  # noqa: BLE001  (e.g. a graph onnxruntime cannot run unoptimised)
+        record["gflop"] = None
+        record["gflop_error"] = _one_line(e)
     if validate:
         from axonnx.converters.validate import validate as check
 
-        report = check(path, result.inputs, providers=["cuda" if device == "gpu" else "cpu"])
-        record["validate"] = bool(report.passed)
+        try:
+            report = check(path, result.inputs, providers=["cuda" if device == "gpu" else "cpu"])
+        except Exception as e:  # noqa: BLE001  (the timing stands; the check's error is kept)
+            record["validate"] = None
+            record["validate_error"] = _one_line(e)
+        else:
+            record["validate"] = bool(report.passed)
+            record["validate_outputs"] = [
+                {k: getattr(o, k) for k in ("name", "max_abs_error", "mismatches", "passed")}
+                for o in report.outputs
+            ]
     return record
 
 
-def _run_worker(path: str, batch: int, dims: dict, runs: int, validate: bool, device: str) -> dict:
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else ''}".strip()
+
+
+def _run_worker(
+    path: str, batch: int, dims: dict, runs: int, validate: bool, device: str, timeout: float
+) -> dict:
     command = [sys.executable, __file__, "--worker", path, str(batch), json.dumps(dims)]
     command += ["--runs", str(runs), "--device", device] + (["--validate"] if validate else [])
-    done = subprocess.run(command, capture_output=True, text=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout: no result within {timeout:.0f} s"}
     if done.returncode != 0:
-        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}
+        return {"error": _last_error(done.stderr) or f"worker exited with {done.returncode}"}
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _last_error(stderr: str) -> str:
+    """The exception line of a traceback (the last line naming an error), else the last line."""
+    lines = [line.strip() for line in (stderr or "").strip().splitlines() if line.strip()]
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.endswith(("Error", "Exception", "Interrupt")) or head.startswith("jax"):
+            return line
+    return lines[-1] if lines else ""
+
+
+def _export_error(path: str) -> str | None:
+    error = Path(path + ".error")
+    return error.read_text().strip().splitlines()[0] if error.exists() else None
 
 
 def _row(name: str, batch: int, r: dict, peak: float) -> str:
     """One markdown table row (shares of the peak use the best peak measured)."""
-    if "error" in r:
-        return f"| {name} | {batch} | error: {r['error'][:80]} |" + " |" * 9
+    if "error" in r or "skipped" in r:
+        text = f"error: {r['error']}" if "error" in r else f"skipped: {r['skipped']}"
+        return f"| {name} | {batch} | {_cell(text)[:300]} |" + " |" * 7
     ax, ort = r["axonnx"], r["onnxruntime"]
-    share = [f"{r['gflop'] / t['median'] / peak:.0%}" if peak else "–" for t in (ort, ax)]
+    gflop = r.get("gflop")
+    share = [f"{gflop / t['median'] / peak:.0%}" if peak and gflop else "–" for t in (ort, ax)]
     cells = [
         name,
         str(batch),
@@ -167,11 +235,32 @@ def _row(name: str, batch: int, r: dict, peak: float) -> str:
         f"**{r['ratio']:.2f}×**",
         f"{ort['first_call']:.2f} / {ax['first_call']:.2f}",
         f"{ort['peak_rss_increase_mib']:.0f} / {ax['peak_rss_increase_mib']:.0f}",
-        f"{r['gflop']:.3g}",
+        f"{gflop:.3g}" if gflop else "–",
         " / ".join(share),
-        {True: "pass", False: "FAIL", None: "–"}[r.get("validate")],
+        _verdict(r),
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _verdict(r: dict) -> str:
+    if "validate_error" in r:
+        return _cell(f"error: {r['validate_error']}")[:300]
+    verdict = {True: "pass", False: "FAIL", None: "–"}[r.get("validate")]
+    if verdict == "FAIL":
+        wrong = [o for o in r.get("validate_outputs", []) if not o["passed"]]
+        verdict += (
+            " ("
+            + ", ".join(
+                f"{o['name']}: max abs {o['max_abs_error']:.3g}, {o['mismatches']} off"
+                for o in wrong
+            )
+            + ")"
+        )
+    return _cell(verdict)
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 HEADER = (
@@ -184,7 +273,13 @@ HEADER = (
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="*", choices=list(SUITE), default=list(SUITE))
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        choices=[*SUITE, *GROUPS],
+        default=list(SUITE),
+        help="model names and groups (core, zoo); default: all",
+    )
     parser.add_argument("--batches", nargs="*", type=int, default=[1, 8])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--validate", action="store_true", help="also run ax.validate")
@@ -193,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--device", choices=["cpu", "gpu"], default="cpu", help="gpu: CUDA provider vs JAX GPU"
     )
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per (model, batch)")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -210,14 +306,24 @@ def main(argv: list[str] | None = None) -> None:
     peak = matmul_peak() if args.device == "cpu" else 0.0
     print(f"float32 matmul peak: {peak:.0f} GFLOP/s", flush=True)
     lines, records = [HEADER], []
-    for name in args.models:
+    names = [m for name in args.models for m in GROUPS.get(name, [name])]
+    for name in dict.fromkeys(names):
         template, dims = SUITE[name]
         path = template.format(cache=args.cache, models=MODELS_DIR)
         if not os.path.exists(path):
+            if reason := _export_error(path):
+                records.append({"error": f"export failed: {reason}", "model": name, "batch": "–"})
+                lines.append(_row(name, "–", records[-1], peak))
             print(f"{name}: {path} missing (run benchmarks/make_suite_models.py)", flush=True)
             continue
         for batch in args.batches:
-            record = _run_worker(path, batch, dims, args.runs, args.validate, args.device)
+            fixed, why = FIXED_BATCH.get(name, (batch, ""))
+            if batch != fixed:
+                record = {"skipped": f"batch {fixed} only: {why}"}
+            else:
+                record = _run_worker(
+                    path, batch, dims, args.runs, args.validate, args.device, args.timeout
+                )
             records.append({**record, "model": name, "batch": batch})
             lines.append(_row(name, batch, record, peak))
             print(lines[-1], flush=True)
