@@ -160,31 +160,54 @@ def run_command(model: str, inputs_path: str, output: str, dims: str | None) -> 
     show_default=True,
     help="onnxruntime execution provider.",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    help="Seconds each step (axonnx's import, onnxruntime's run, axonnx's run) may "
+    "take; past it, exit 2. 0: no limit.",
+)
 @handles_errors
 def validate_command(
-    models, inputs_path, dims, rtol, atol, int_high, bisect, fast, json_path, junit_path, provider
+    models,
+    inputs_path,
+    dims,
+    rtol,
+    atol,
+    int_high,
+    bisect,
+    fast,
+    json_path,
+    junit_path,
+    provider,
+    timeout,
 ) -> None:
     """Run each ONNX model in onnxruntime and axonnx and compare; exit 1 on a mismatch."""
     from axonnx.cli.validate_cmd import write_json, write_junit
     from axonnx.converters.inputs import read_inputs
+    from axonnx.converters.ort_sessions import ORT_LOG_SEVERITY, log_severity
     from axonnx.converters.validate import validate
 
+    debug = click.get_current_context().find_root().params.get("debug", False)
     reports = []
-    for model in models:
-        inputs = read_inputs(inputs_path, _proto(model)) if inputs_path else None
-        report = validate(
-            model,
-            inputs,
-            rtol=rtol,
-            atol=atol,
-            dims=_parse_dims(dims),
-            providers=(provider,),
-            int_high=int_high,
-            bisect=bisect,
-            fast=fast,
-        )
-        click.echo(str(report))
-        reports.append(report)
+    with log_severity(2 if debug else ORT_LOG_SEVERITY):  # --debug: onnxruntime's own logs
+        for model in models:
+            inputs = read_inputs(inputs_path, _proto(model)) if inputs_path else None
+            report = validate(
+                model,
+                inputs,
+                rtol=rtol,
+                atol=atol,
+                dims=_parse_dims(dims),
+                providers=(provider,),
+                int_high=int_high,
+                bisect=bisect,
+                fast=fast,
+                timeout=timeout or None,
+            )
+            click.echo(str(report))
+            reports.append(report)
     if json_path:
         write_json(json_path, reports)
     if junit_path:

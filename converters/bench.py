@@ -150,7 +150,7 @@ def bench(
     import onnxruntime as ort
 
     from axonnx.converters.onnx_import import import_onnx
-    from axonnx.converters.validate import PROVIDERS
+    from axonnx.converters.ort_sessions import PROVIDERS, onnxruntime_session
     from axonnx.engine import inline_dispatch, predict
 
     if device not in ("cpu", "gpu"):
@@ -170,7 +170,7 @@ def bench(
     options.inter_op_num_threads = 1
 
     def load_ort():
-        session = ort.InferenceSession(proto.SerializeToString(), options, providers=[provider])
+        session = onnxruntime_session(proto.SerializeToString(), [provider], options)
         if session.get_providers()[0] != provider:
             raise DeviceUnavailableError(f"onnxruntime did not start {provider}")
         session.run(None, feed)
@@ -216,7 +216,7 @@ def gpu_missing() -> str | None:
     """Why axonnx and onnxruntime cannot both run on a GPU here; None when they can."""
     import onnxruntime as ort
 
-    from axonnx.converters.validate import PROVIDERS
+    from axonnx.converters.ort_sessions import PROVIDERS
 
     try:
         jax.devices("gpu")

@@ -18,6 +18,10 @@ and without recursion (a graph nested 10,000 levels deep is walked with a stack)
 that each location stays inside the model's folder (no absolute path, no `..`, no
 symbolic link leading out), names a regular file, and that offset + length lie
 inside it. The files are memory-mapped: only the bytes of each tensor are read.
+
+`check_elements` bounds the values computed while a model runs that set a shape
+(ConstantOfShape, Expand, Tile, Range, Resize): the ops call it on the concrete output
+shape, before allocating, with the same limit and error as the initializers.
 """
 
 from __future__ import annotations
@@ -34,7 +38,13 @@ import onnx
 
 from axonnx.errors import InvalidModelError, ResourceLimitError, UnsafeFileError
 
-__all__ = ["MAX_ELEMENTS", "check_model", "element_limit", "load_external_data"]
+__all__ = [
+    "MAX_ELEMENTS",
+    "check_elements",
+    "check_model",
+    "element_limit",
+    "load_external_data",
+]
 
 MAX_ELEMENTS = 2**32
 """Most elements one declared tensor (or graph input) may have: 4,294,967,296."""
@@ -62,6 +72,26 @@ def element_limit(max_elements: int | None = None) -> int:
     if not text.isdigit():
         raise ValueError(f"AXONNX_MAX_ELEMENTS: expected a whole number, got {text!r}")
     return int(text)
+
+
+def check_elements(shape, where: str, max_elements: int | None = None) -> None:
+    """Raise `ResourceLimitError` when an output of `shape`, computed while the model
+    runs (a ConstantOfShape's shape input, Expand's target, Tile's repeats, Range's
+    count, Resize's sizes), would have more elements than the limit (`element_limit`).
+
+    Called by the ops on the concrete shape (shape inputs are static) before anything
+    is allocated. Negative dims are left to the op's own error.
+    """
+    dims = [int(d) for d in shape]
+    if any(d < 0 for d in dims):
+        return
+    count, limit = math.prod(dims), element_limit(max_elements)
+    if count > limit:
+        raise ResourceLimitError(
+            f"{where}: the output would have {count:,} elements (shape {dims}), more than "
+            f"the limit of {limit:,}. For a model you trust, raise the limit with "
+            "AXONNX_MAX_ELEMENTS or axonnx.converters.safety.MAX_ELEMENTS."
+        )
 
 
 def check_model(

@@ -1,9 +1,16 @@
-"""Cross-checking axonnx against onnxruntime on the same inputs."""
+"""Cross-checking axonnx against onnxruntime on the same inputs.
+
+With a time limit (`validate(..., timeout=S)`, `axonnx validate --timeout S`) the
+check runs in a worker process (`axonnx.converters.worker`) that is killed when one
+of its steps runs past `S` seconds: axonnx's loading and import, onnxruntime's
+session and run, axonnx's run.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -14,15 +21,25 @@ from axonnx.converters.graph_import import onnx_value_name
 from axonnx.converters.inputs import make_inputs
 from axonnx.converters.loading import load_model
 from axonnx.converters.onnx_import import import_onnx
+from axonnx.converters.ort_sessions import onnxruntime_session, run_options
 from axonnx.converters.report import NodeReport, Report, compare
+from axonnx.converters.worker import StepTimeoutError, run_in_worker
 from axonnx.engine import engine_for
 from axonnx.errors import InvalidModelError
 from axonnx.node import Node
 from axonnx.state import ModelState
 
-__all__ = ["validate"]
+__all__ = ["ValidationTimeoutError", "validate"]
 
-PROVIDERS = {"cpu": "CPUExecutionProvider", "cuda": "CUDAExecutionProvider"}
+ValidationTimeoutError = StepTimeoutError
+"""A step of `validate` (axonnx or onnxruntime) ran past the `timeout`."""
+
+
+def _no_step(step: str) -> None:
+    """Where `validate` starts a step ("axonnx", "onnxruntime"); a worker reports it."""
+
+
+_step: Callable[[str], None] = _no_step
 
 
 def validate(
@@ -39,6 +56,7 @@ def validate(
     params: ModelState | None = None,
     bisect: bool = False,
     fast: bool = False,
+    timeout: float | None = None,
 ) -> Report:
     """Run an ONNX model in onnxruntime and in axonnx on the same inputs; compare.
 
@@ -53,6 +71,9 @@ def validate(
             to compare instead of a fresh import of `source`.
         bisect: also compare every intermediate value and name the first wrong node.
         fast: validate JAX's default (fast) matmul precision instead of the highest.
+        timeout: seconds each step may take (axonnx's import, onnxruntime's run,
+            axonnx's run); the check then runs in a separate process, killed past it
+            with `ValidationTimeoutError`. None: no limit, in this process.
 
     Returns:
         A `Report`: per output the shapes, dtype, max abs/rel error, mismatch count and
@@ -62,6 +83,11 @@ def validate(
     >>> report.passed                                               # doctest: +SKIP
     True
     """
+    if timeout is not None:
+        options = {"rtol": rtol, "atol": atol, "dims": dims, "providers": tuple(providers)}
+        options |= {"seed": seed, "int_high": int_high, "bisect": bisect, "fast": fast}
+        return _in_worker(source, inputs, options, model, params, timeout)
+    _step("axonnx")
     proto = load_model(source)
     feed = (
         dict(inputs)
@@ -75,7 +101,9 @@ def validate(
         raise ValueError("validate: pass params= together with model=")
     names = [o.name for o in proto.graph.output]
     wanted = _intermediate_names(proto) if bisect else []
+    _step("onnxruntime")
     expected = _run_onnxruntime(proto, feed, names + wanted, providers)
+    _step("axonnx")
     actual, kept = _run_axonnx(model, params, feed, bisect, fast)
     report = Report(_label(source), bisected=bisect)
     report.outputs = [compare(n, expected[n], actual[n], rtol, atol) for n in names]
@@ -96,18 +124,14 @@ def _intermediate_names(proto: onnx.ModelProto) -> list[str]:
 def _run_onnxruntime(
     proto: onnx.ModelProto, feed: dict, names: list[str], providers: Sequence[str]
 ) -> dict[str, np.ndarray]:
-    import onnxruntime as ort
-
     graph_outputs = {o.name for o in proto.graph.output}
     extra = [n for n in names if n not in graph_outputs]
     if extra:
         proto = _with_outputs(proto, extra)
     try:
-        session = ort.InferenceSession(
-            proto.SerializeToString(), providers=[PROVIDERS.get(p, p) for p in providers]
-        )
+        session = onnxruntime_session(proto.SerializeToString(), providers)
         wanted = [o.name for o in session.get_outputs()]
-        return dict(zip(wanted, session.run(wanted, feed), strict=True))
+        return dict(zip(wanted, session.run(wanted, feed, run_options()), strict=True))
     except Exception as error:  # onnxruntime's errors share no useful base class
         first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise InvalidModelError(f"onnxruntime cannot run the model: {first}") from error
@@ -145,3 +169,49 @@ def _first_wrong(proto, expected, kept, rtol, atol) -> NodeReport | None:
                 inputs = [shapes.get(i) for i in node.input]
                 return NodeReport(node.name or output, node.op_type, opset, inputs, result)
     return None
+
+
+def _in_worker(source, inputs, options: dict, model, params, timeout: float) -> Report:
+    """`validate(source, inputs, **options)` in a worker process, each step limited to
+    `timeout` seconds; raises what the worker raised."""
+    job = {
+        "source": _portable_source(source),
+        "inputs": None if inputs is None else jax.tree_util.tree_map(np.asarray, dict(inputs)),
+        "options": options,
+        "model_file": None,
+        "params": None,
+    }
+    with tempfile.TemporaryDirectory(prefix="axonnx-validate-") as folder:
+        if model is not None:  # a Node cannot be pickled: it travels as a saved model
+            from axonnx.serialization import save
+
+            job["model_file"] = os.path.join(folder, "model.axonnx")
+            save(job["model_file"], model, params)
+            job["params_given"] = params is not None
+        elif params is not None:
+            job["params"] = jax.tree_util.tree_map(np.asarray, params)
+        entry = "axonnx.converters.validate:_worker_validate"
+        return run_in_worker(entry, job, timeout, _label(source))
+
+
+def _portable_source(source) -> str | bytes:
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    if isinstance(source, onnx.ModelProto):
+        return source.SerializeToString()
+    return bytes(source)
+
+
+def _worker_validate(job: dict, step: Callable[[str], None]) -> Report:
+    """The worker's side of `_in_worker`."""
+    global _step
+    _step = step
+    model = params = None
+    if job["model_file"] is not None:
+        from axonnx.serialization import load
+
+        model, params = load(job["model_file"], allow_custom=True)
+        params = params if job.get("params_given") else None
+    elif job["params"] is not None:
+        params = jax.tree_util.tree_map(jax.numpy.asarray, job["params"])
+    return validate(job["source"], job["inputs"], model=model, params=params, **job["options"])

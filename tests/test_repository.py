@@ -15,9 +15,7 @@ DEBRIS = (".orig", ".rej", ".bak", ".swp", ".swo", "~")
 def _git(*args: str) -> list[str]:
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
-    result = subprocess.run(
-        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)
     return result.stdout.splitlines()
 
 

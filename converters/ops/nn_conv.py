@@ -9,6 +9,7 @@ from jax import lax
 from axonnx.converters.ops import _nn_util as nu
 from axonnx.converters.ops._common import static
 from axonnx.converters.registry import onnx_op
+from axonnx.converters.safety import check_elements
 from axonnx.errors import InvalidModelError, UnsupportedOpError
 from axonnx.layers import convolution as conv_layers
 
@@ -214,6 +215,10 @@ def _resize(
     nearest_mode="round_prefer_floor",
 ):
     plan = _resize_plan(X.shape, roi, scales, sizes, axes, keep_aspect_ratio_policy)
+    out_shape = list(X.shape)
+    for axis, out, _, _ in plan:
+        out_shape[axis] = out
+    check_elements(out_shape, "Resize")
     nearest = mode == "nearest"
     y = X if nearest else X.astype(jnp.promote_types(X.dtype, jnp.float32))
     for axis, out, scale, pair in plan:

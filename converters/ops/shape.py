@@ -16,6 +16,7 @@ import onnx
 from axonnx.converters.ops._common import int64, normalize_axis, static
 from axonnx.converters.ops._shape_util import axes_list, backend, ints, slice_of
 from axonnx.converters.registry import onnx_op
+from axonnx.converters.safety import check_elements
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
 _LATEST = (21, 23, 24, 25)
@@ -85,7 +86,9 @@ def constant_of_shape(input, *, value=None):
     """ONNX ConstantOfShape-9..25: a tensor of shape `input` filled with `value[0]`
     (float32 zero by default)."""
     fill = np.zeros(1, np.float32) if value is None else np.asarray(value).reshape(-1)
-    return np.full(tuple(ints(input, "ConstantOfShape input")), fill[0], fill.dtype)
+    dims = tuple(ints(input, "ConstantOfShape input"))
+    check_elements(dims, "ConstantOfShape")
+    return np.full(dims, fill[0], fill.dtype)
 
 
 @onnx_op("Identity", 1, 13, 14, 16, 19, *_LATEST)
@@ -120,6 +123,7 @@ def range_27(start, limit, delta, *, stash_type=1):
     if step == 0:
         raise InvalidModelError("Range: expected a non-zero delta, got 0")
     count = max(math.ceil((stop - first) / step), 0)
+    check_elements((count,), "Range")
     values = np.asarray(first, compute) + np.arange(count, dtype=compute or dtype) * step
     return np.asarray(values).astype(dtype)
 
@@ -206,6 +210,7 @@ def expand(input, shape):
         out = np.broadcast_shapes(np.shape(input), target)
     except ValueError as error:
         raise ShapeError(f"Expand: cannot broadcast shape {np.shape(input)} to {target}") from error
+    check_elements(out, "Expand")
     return backend(input).broadcast_to(input, out)
 
 
@@ -215,6 +220,7 @@ def tile(input, repeats):
     reps = ints(repeats, "Tile repeats")
     if len(reps) != np.ndim(input):
         raise ShapeError(f"Tile: expected {np.ndim(input)} repeats, got {reps}")
+    check_elements([d * r for d, r in zip(np.shape(input), reps, strict=True)], "Tile")
     return backend(input).tile(input, reps)
 
 
