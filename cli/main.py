@@ -75,19 +75,23 @@ def _load_any(path: str, dims: dict[str, int]):
     return ax.load(path)
 
 
+_DEPTH_HELP = "Scope levels to show (default: as many as fit the terminal)."
+
+
 @main.command("import")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Output file (.axonnx).")
 @click.option("--dims", help="Bind symbolic dimensions, e.g. batch=1,sequence=128.")
+@click.option("--depth", type=click.IntRange(min=1), help=_DEPTH_HELP)
 @handles_errors
-def import_command(model: str, output: str | None, dims: str | None) -> None:
+def import_command(model: str, output: str | None, dims: str | None, depth: int | None) -> None:
     """Convert an ONNX model to an axonnx model file and print its summary."""
     import axonnx as ax
     from axonnx.cli.report import mapping_report
 
     graph, state = ax.import_onnx(model, dims=_parse_dims(dims))
     target = Path(output) if output else Path(model).with_suffix(".axonnx")
-    report = f"{ax.summary(graph)}\n{mapping_report(graph, state)}"
+    report = f"{ax.summary(graph, depth=depth)}\n{mapping_report(graph, state)}"
     ax.save(target, graph, state)  # before printing: a failed import prints only the error
     click.echo(report)
     click.echo(f"wrote {target}")
@@ -96,13 +100,21 @@ def import_command(model: str, output: str | None, dims: str | None) -> None:
 @main.command("summary")
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--dims", help="Bind symbolic dimensions, e.g. batch=1,sequence=128.")
+@click.option("--depth", type=click.IntRange(min=1), help=_DEPTH_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary tree as JSON.")
 @handles_errors
-def summary_command(model: str, dims: str | None) -> None:
-    """Print the summary table of an ONNX or axonnx model."""
+def summary_command(model: str, dims: str | None, depth: int | None, as_json: bool) -> None:
+    """Print the summary of an ONNX or axonnx model: layers grouped by scope, to a depth."""
+    import json
+
     import axonnx as ax
+    from axonnx.summary import summary_data
 
     graph, _ = _load_any(model, _parse_dims(dims))
-    click.echo(ax.summary(graph))
+    if as_json:
+        click.echo(json.dumps(summary_data(graph, depth=depth), indent=2))
+    else:
+        click.echo(ax.summary(graph, depth=depth))
 
 
 @main.command("run")

@@ -168,7 +168,15 @@ class GraphImporter:
     def _input(self, value: onnx.ValueInfoProto) -> Node:
         shape, dtype = value_type(value, self.dims)
         return Node(
-            "input", (), (), {"shape": shape, "dtype": dtype}, value.name, None, shape, dtype
+            "input",
+            (),
+            (),
+            {"shape": shape, "dtype": dtype},
+            value.name,
+            None,
+            shape,
+            dtype,
+            dim_names(value),
         )
 
     def _generic(self, proto: onnx.NodeProto) -> None:
@@ -270,13 +278,17 @@ def onnx_value_name(node: Node) -> str | None:
 
 def onnx_meta(proto: onnx.NodeProto, domain: str, version: int | None) -> dict:
     """What an imported node remembers of its ONNX origin (for export and reports)."""
-    return {
+    meta = {
         "onnx_name": proto.name,
         "op_type": proto.op_type,
         "domain": domain,
         "opset": version,
         "outputs": list(proto.output),
     }
+    for prop in proto.metadata_props:  # the module path PyTorch's dynamo exporter writes
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            meta["name_scopes"] = prop.value
+    return meta
 
 
 def layer_name(proto: onnx.NodeProto, *, strip_op: bool = False) -> str | None:
@@ -339,6 +351,16 @@ def value_type(value: onnx.ValueInfoProto, dims: Mapping[str, int]) -> tuple[Any
     if not tensor.HasField("shape"):
         return None, dtype
     return tuple(_dim(d, dims) for d in tensor.shape.dim), dtype
+
+
+def dim_names(value: onnx.ValueInfoProto) -> dict:
+    """`{"dim_names": (...)}`: the names of a graph input's symbolic dimensions (`None`
+    for fixed ones), for summaries; `{}` when it has none."""
+    tensor = value.type.tensor_type
+    if not value.type.HasField("tensor_type") or not tensor.HasField("shape"):
+        return {}
+    names = tuple(d.dim_param or None for d in tensor.shape.dim)
+    return {"dim_names": names} if any(names) else {}
 
 
 def _dim(dim: onnx.TensorShapeProto.Dimension, dims: Mapping[str, int]) -> int | None:
