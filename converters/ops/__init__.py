@@ -3,6 +3,9 @@
 from axonnx.converters.ops import (  # noqa: F401
     activations,
     casts,
+    contrib_activations,
+    contrib_attention,
+    contrib_norm,
     control,
     elementwise,
     gradient,
