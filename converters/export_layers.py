@@ -15,7 +15,7 @@ import math
 import numpy as np
 
 from axonnx.activations import _SELU_ALPHA, _SELU_GAMMA
-from axonnx.converters.onnx_export import Param, Writer, exporter
+from axonnx.converters.onnx_writer import Param, Writer, exporter
 from axonnx.node import Node
 
 __all__ = ["channels_back", "channels_first", "layer_name", "outputs_of"]

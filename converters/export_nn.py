@@ -15,7 +15,7 @@ from axonnx.converters.export_layers import (
     outputs_of,
     rank_of,
 )
-from axonnx.converters.onnx_export import Param, Writer, exporter
+from axonnx.converters.onnx_writer import Param, Writer, exporter
 from axonnx.errors import UnsupportedOpError
 from axonnx.layers._spatial import padding_pairs, resolve_padding
 from axonnx.node import Node

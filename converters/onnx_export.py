@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,18 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
+from axonnx.converters import export_jaxpr, export_layers, export_nn
+from axonnx.converters.export_attributes import node_attributes, several_outputs, trim_inputs
+from axonnx.converters.onnx_writer import (
+    EXPORTERS,
+    Exporter,
+    Param,
+    Writer,
+    elem_type,
+    exporter,
+    is_float,
+    value_dtype,
+)
 from axonnx.errors import InvalidModelError, UnsupportedOpError
 from axonnx.naming import op_label
 from axonnx.node import Node
@@ -23,37 +33,13 @@ from axonnx.subgraph import Subgraph
 
 __all__ = ["Writer", "default_versions", "export_onnx", "exporter", "exporters"]
 
-Exporter = Callable[["Writer", Node, list[str], dict[str, "Param"]], Any]
-_EXPORTERS: dict[str, Exporter] = {}
-
-
-def exporter(*ops: str) -> Callable[[Exporter], Exporter]:
-    """Register how built-in layer ops are written as ONNX nodes."""
-
-    def register(fn: Exporter) -> Exporter:
-        for op in ops:
-            _EXPORTERS[op] = fn
-        return fn
-
-    return register
+_RULE_MODULES = (export_jaxpr, export_layers, export_nn)
+"""Imported for their `@exporter` registrations into `onnx_writer.EXPORTERS`."""
 
 
 def exporters() -> dict[str, Exporter]:
-    """The registered layer exporters by op (after importing the exporter modules)."""
-    import axonnx.converters.export_jaxpr  # noqa: F401
-    import axonnx.converters.export_layers  # noqa: F401
-    import axonnx.converters.export_nn  # noqa: F401
-
-    return dict(_EXPORTERS)
-
-
-@dataclass(frozen=True)
-class Param:
-    """A layer parameter on its way into the file: its initializer name, value, metadata."""
-
-    name: str
-    value: np.ndarray
-    meta: dict
+    """The registered layer exporters by op."""
+    return dict(EXPORTERS)
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,110 +70,6 @@ def _loads(ir_version: int, opset: int) -> bool:
     return True
 
 
-@dataclass
-class Writer:
-    """Collects ONNX nodes, initializers and value names while a graph is written."""
-
-    opset: int
-    plan: Plan
-    state: ModelState
-    nodes: list[onnx.NodeProto] = field(default_factory=list)
-    initializers: list[onnx.TensorProto] = field(default_factory=list)
-    taken: set[str] = field(default_factory=set)
-    written: dict[str, np.ndarray] = field(default_factory=dict)
-    compute: str = "float32"
-    """The float dtype the layer being written computes in (its policy's, else float32)."""
-
-    def fresh(self, hint: str) -> str:
-        """A value or node name not used yet in this graph."""
-        base = hint or "value"
-        name, k = base, 1
-        while name in self.taken:
-            name, k = f"{base}_{k}", k + 1
-        self.taken.add(name)
-        return name
-
-    def op(
-        self,
-        op_type: str,
-        inputs: list[str],
-        outputs: int | list[str] = 1,
-        *,
-        name: str = "",
-        domain: str = "",
-        **attributes: Any,
-    ) -> list[str]:
-        """Add one ONNX node; return its output names."""
-        if isinstance(outputs, int):
-            outputs = [self.fresh(f"{name or op_type}_out{i}") for i in range(outputs)]
-        attrs = {k: v for k, v in attributes.items() if v is not None}
-        node = helper.make_node(
-            op_type,
-            inputs,
-            outputs,
-            name=self.fresh(name or op_type),
-            domain=domain or None,
-            **attrs,
-        )
-        self.nodes.append(node)
-        return outputs
-
-    def initializer(self, name: str, value: Any) -> str:
-        """Add an initializer named `name` (reused when the same name is written twice)."""
-        array = np.asarray(value)
-        if name in self.written:
-            return name
-        self.written[name] = array
-        self.taken.add(name)
-        self.initializers.append(_tensor(array, name))
-        return name
-
-    def constant(self, value: Any, hint: str = "const") -> str:
-        """A constant tensor (shape, axes, …) as an initializer with a fresh name."""
-        return self.initializer(self.fresh(hint), np.asarray(value))
-
-    def scalar(self, value: float, hint: str = "scalar") -> str:
-        """A scalar constant in the compute dtype of the layer being written."""
-        return self.constant(np.asarray(value, _np_dtype(self.compute)), hint)
-
-    def param(self, p: Param, value: Any = None) -> str:
-        """A layer parameter as an initializer in its stored dtype (`value` replaces the
-        stored value, e.g. transposed), cast to the compute dtype when they differ."""
-        array = p.value if value is None else np.asarray(value)
-        return self.cast(self.initializer(p.name, array), array.dtype.name)
-
-    def cast(self, name: str, dtype: str | None) -> str:
-        """`name` cast to the compute dtype when it is a float of another dtype."""
-        if dtype is None or not _is_float(dtype) or dtype == self.compute:
-            return name
-        return self.op("Cast", [name], to=_elem_type(self.compute))[0]
-
-    def reduce(self, op_type: str, x: str, axes: list[int], keepdims: bool = True) -> str:
-        """`Reduce*` over `axes`: an attribute before the opset made it an input
-        (ReduceSum at 13, the others at 18)."""
-        as_input = self.opset >= (13 if op_type == "ReduceSum" else 18)
-        keep = int(keepdims)
-        if as_input:
-            axes_name = self.constant(np.array(axes, np.int64), "axes")
-            return self.op(op_type, [x, axes_name], keepdims=keep)[0]
-        return self.op(op_type, [x], axes=list(axes), keepdims=keep)[0]
-
-
-def _np_dtype(dtype: str) -> np.dtype:
-    return np.dtype(jax.numpy.dtype(dtype))
-
-
-def _is_float(dtype: str) -> bool:
-    return bool(jax.numpy.issubdtype(jax.numpy.dtype(dtype), jax.numpy.floating))
-
-
-def _tensor(array: np.ndarray, name: str) -> onnx.TensorProto:
-    if array.dtype == object:
-        return numpy_helper.from_array(array.astype(np.str_).astype(object), name)
-    # Not np.ascontiguousarray: it turns a scalar into shape (1,).
-    return numpy_helper.from_array(np.asarray(array, order="C"), name)
-
-
 def export_onnx(
     model: Node,
     state: ModelState,
@@ -214,10 +96,6 @@ def export_onnx(
 
     >>> ax.export_onnx(model, state, "model.onnx")       # doctest: +SKIP
     """
-    import axonnx.converters.export_jaxpr  # noqa: F401  (registers the layer exporters)
-    import axonnx.converters.export_layers  # noqa: F401
-    import axonnx.converters.export_nn  # noqa: F401
-
     laid_out = plan(model)
     version, ir_version = _versions(model, opset)
     writer = Writer(version, laid_out, state)
@@ -287,7 +165,7 @@ def _input_info(node: Node, name: str, dynamic: bool, static_batch: int | None):
         if shape is None
         else [_dim(d, i, name, dynamic, static_batch) for i, d in enumerate(shape)]
     )
-    return helper.make_tensor_value_info(name, _elem_type(node.options.get("dtype")), dims)
+    return helper.make_tensor_value_info(name, elem_type(node.options.get("dtype")), dims)
 
 
 def _dim(size: int | None, axis: int, name: str, dynamic: bool, static_batch: int | None):
@@ -303,12 +181,6 @@ def _dim(size: int | None, axis: int, name: str, dynamic: bool, static_batch: in
     return "batch" if axis == 0 else f"{name}_dim{axis}"
 
 
-def _elem_type(dtype: str | None) -> int:
-    if dtype is None:
-        return onnx.TensorProto.FLOAT
-    return helper.np_dtype_to_tensor_dtype(np.dtype(jax.numpy.dtype(dtype)))
-
-
 def _graph_outputs(writer: Writer, output: Node, value: Any) -> list[onnx.ValueInfoProto]:
     """Graph outputs named after the model's outputs, typed with axonnx's shapes (shape
     inference refines them later where it can)."""
@@ -317,7 +189,7 @@ def _graph_outputs(writer: Writer, output: Node, value: Any) -> list[onnx.ValueI
         if produced != name:
             writer.op("Identity", [produced], [name], name=f"{name}_output")
         dims = None if shape is None else [d if d is None else int(d) for d in shape]
-        elem = _elem_type(dtype) if isinstance(dtype, str) else onnx.TensorProto.FLOAT
+        elem = elem_type(dtype) if isinstance(dtype, str) else onnx.TensorProto.FLOAT
         infos.append(helper.make_tensor_value_info(name, elem, dims))
     return infos
 
@@ -384,7 +256,7 @@ def _param_value(writer: Writer, node: Node, spec) -> np.ndarray:
 
 
 def _write_layer(writer: Writer, node: Node, inputs: list) -> Any:
-    export = _EXPORTERS.get(node.op) or _traced(writer, node)
+    export = EXPORTERS.get(node.op) or _traced(writer, node)
     params = {}
     for spec in node.params:
         default = ".".join(writer.plan.key_of(node) + (spec.name,))
@@ -409,23 +281,16 @@ def _traced(writer: Writer, node: Node) -> Exporter:
         raise UnsupportedOpError(
             f"{writer.plan.where(node)}: no ONNX export for op {op_label(node.op)!r}"
         )
-    return _EXPORTERS["layer:"]
+    return EXPORTERS["layer:"]
 
 
 _BUILT_IN = {"input", "param", "constant", "none", "container", "namespace", "getitem"}
 
 
-def value_dtype(node: Node) -> Any:
-    """The dtype of a node's value as the compiler produces it (after its policy)."""
-    if node.policy is not None and isinstance(node.dtype, str) and _is_float(node.dtype):
-        return node.policy.output
-    return node.dtype
-
-
 def _float_input(node: Node) -> str:
     for parent in node.parents:
         dtype = value_dtype(parent)
-        if isinstance(dtype, str) and _is_float(dtype):
+        if isinstance(dtype, str) and is_float(dtype):
             return dtype
     return "float32"
 
@@ -454,9 +319,9 @@ def _write_onnx_node(writer: Writer, node: Node, inputs: list) -> Any:
     captures = options.pop("capture_names", ())
     if captures:
         inputs = inputs[: len(inputs) - len(captures)]
-    inputs = _trim(inputs)
+    inputs = trim_inputs(inputs)
     attributes = {
-        k: _attribute(writer, v) for k, v in _node_attributes(writer, node, options, inputs).items()
+        k: _attribute(writer, v) for k, v in node_attributes(writer, node, options, inputs).items()
     }
     outputs = [writer.fresh(o) if o else "" for o in node.meta.get("outputs", [])] or 1
     names = writer.op(
@@ -467,86 +332,7 @@ def _write_onnx_node(writer: Writer, node: Node, inputs: list) -> Any:
         domain=domain,
         **attributes,
     )
-    return names if len(names) > 1 or _several(node) else names[0]
-
-
-_OUTPUT_COUNT = "num_outputs"
-"""The option the importer adds to a node whose op function takes its output count
-(Split without sizes), whether or not the ONNX node had the attribute."""
-
-
-def _node_attributes(writer: Writer, node: Node, options: dict, inputs: list[str]) -> dict:
-    """The options of an imported node that are ONNX attributes of its op, as the
-    op's schema (onnx.defs) allows them at the export opset.
-
-    The importer adds options of its own (the output count, import-hook results such
-    as Gradient's forward graph): only names the schema of the node's own opset
-    declares are attributes. The output count is written only where the original
-    node must have had it: where the export opset's schema declares it and the node
-    gives none of the op's optional inputs (onnx defines `num_outputs` only for
-    Split >= 18, which forbids it next to the `split` input; onnxruntime then refuses
-    the model, and onnx's checker notices only when the split dimension is known).
-    An attribute of the node's opset that the export opset no longer has (it became
-    an input, say) cannot be written, and is an error rather than dropped.
-    """
-    domain, op_type = node.meta["domain"], node.meta["op_type"]
-    source = _schema(op_type, domain, node.meta.get("opset"))
-    if source is None:  # no schema (a custom domain): the options as imported
-        return options
-    target = _schema(op_type, domain, writer.opset if domain in ("", "ai.onnx") else None)
-    target = target or source
-    attributes = {k: v for k, v in options.items() if k in source.attributes}
-    if _OUTPUT_COUNT in attributes and (
-        _OUTPUT_COUNT not in target.attributes or _optional_inputs_given(target, inputs)
-    ):
-        del attributes[_OUTPUT_COUNT]
-    lost = sorted(set(attributes) - set(target.attributes))
-    if lost:
-        raise UnsupportedOpError(
-            f"export_onnx: node {node.meta.get('onnx_name') or op_type!r}: {op_type}-"
-            f"{target.since_version} (opset {writer.opset}) has no attribute {', '.join(lost)} "
-            f"of {op_type}-{source.since_version}; export at the model's own opset"
-        )
-    return attributes
-
-
-def _schema(op_type: str, domain: str, version: int | None) -> onnx.defs.OpSchema | None:
-    if not version:
-        return None
-    try:
-        return onnx.defs.get_schema(op_type, max_inclusive_version=version, domain=domain)
-    except onnx.defs.SchemaError:
-        return None
-
-
-def _optional_inputs_given(schema: onnx.defs.OpSchema, inputs: list[str]) -> bool:
-    optional = onnx.defs.OpSchema.FormalParameterOption.Optional
-    return any(
-        formal.option == optional and position < len(inputs) and inputs[position]
-        for position, formal in enumerate(schema.inputs)
-    )
-
-
-def _several(node: Node) -> bool:
-    """Whether the importer indexes this node's outputs (it does for every op whose
-    schema allows several, as MaxPool's optional Indices)."""
-    if len(node.meta.get("outputs", [])) > 1:
-        return True
-    try:
-        schema = onnx.defs.get_schema(
-            node.meta["op_type"],
-            max_inclusive_version=node.meta.get("opset") or 1,
-            domain=node.meta["domain"],
-        )
-    except onnx.defs.SchemaError:
-        return False
-    return schema.max_output > 1
-
-
-def _trim(inputs: list[str]) -> list[str]:
-    while inputs and inputs[-1] == "":
-        inputs = inputs[:-1]
-    return list(inputs)
+    return names if len(names) > 1 or several_outputs(node) else names[0]
 
 
 def _attribute(writer: Writer, value: Any) -> Any:
