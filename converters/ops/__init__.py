@@ -5,6 +5,7 @@ from axonnx.converters.ops import (  # noqa: F401
     casts,
     contrib_activations,
     contrib_attention,
+    contrib_decoder,
     contrib_norm,
     control,
     elementwise,
