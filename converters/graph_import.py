@@ -16,12 +16,14 @@ import onnx
 from axonnx.converters.fast_reader import FileWeights
 from axonnx.converters.loading import tensor_to_array
 from axonnx.converters.registry import op_name, resolve, spec_of
+from axonnx.converters.simplify import GraphView
+from axonnx.converters.weights import initializer_roles
 from axonnx.errors import InvalidModelError
 from axonnx.node import Node, ParamSpec
 from axonnx.ops import register_op
 from axonnx.subgraph import Subgraph
 
-__all__ = ["GraphImporter", "gather_outputs"]
+__all__ = ["GraphImporter", "gather_outputs", "read_initializer"]
 
 
 def gather_outputs(structure: dict | tuple) -> Node:
@@ -50,9 +52,10 @@ def domain_of(node: onnx.NodeProto) -> str:
 class GraphImporter:
     """Converts one ONNX graph; subgraphs get a child importer that sees its scope.
 
-    Initializers become nodes only when something uses them: float weights become
-    `param` nodes (trainable, one per initializer however many consumers), others
-    `constant` nodes. A layer rule may instead absorb a weight into a built-in layer.
+    Initializers become nodes only when something uses them: trainable weights
+    (`weights.initializer_roles`) become `param` nodes (one per initializer however
+    many consumers), others `constant` nodes. A layer rule may instead absorb a
+    weight into a built-in layer.
     """
 
     def __init__(
@@ -62,11 +65,13 @@ class GraphImporter:
         parent: GraphImporter | None = None,
         weights: FileWeights | None = None,
         match_layer: Callable[[GraphImporter, onnx.NodeProto], bool] | None = None,
+        constants: frozenset[str] = frozenset(),
     ):
         self.opsets, self.dims, self.parent = opsets, dims, parent
         # recognises built-in layers (`layer_rules.match_layer`); none: every node generic
         self.match_layer = match_layer or (lambda importer, node: False)
         self.weights = weights  # top-level initializers read from the file on demand
+        self.constants = constants  # initializers that are never weights (folded values)
         self.values: dict[str, Node] = {}
         self.captured: dict[str, Node] = {}
         self.params: dict[str, Any] = {}
@@ -79,10 +84,11 @@ class GraphImporter:
         self.layer_names: set[str] = set()
         self.none = Node("none")
 
-    def run(self, graph: onnx.GraphProto) -> dict[str, Node]:
+    def run(self, graph: onnx.GraphProto | GraphView) -> dict[str, Node]:
         """Convert `graph`; return its outputs by name (params collect in `self.params`)."""
         self.initializers = {t.name: t for t in graph.initializer}
-        self.roles = initializer_roles(graph, self.opsets) if self.parent is None else {}
+        top = self.parent is None
+        self.roles = initializer_roles(graph, self.opsets, self.constants) if top else {}
         self.outputs = {o.name for o in graph.output}
         for node in graph.node:
             for name in node.input:
@@ -131,9 +137,7 @@ class GraphImporter:
 
     def array(self, name: str) -> np.ndarray:
         """The value of initializer `name` (from the file when `weights` holds it)."""
-        if self.weights is not None and name in self.weights:
-            return self.weights.array(self.initializers[name])
-        return tensor_to_array(self.initializers[name])
+        return read_initializer(self.initializers[name], self.weights)
 
     def _initializer_node(self, name: str) -> Node:
         array = self.array(name)
@@ -245,6 +249,13 @@ class GraphImporter:
                 )
 
 
+def read_initializer(tensor: onnx.TensorProto, weights: FileWeights | None) -> np.ndarray:
+    """The value of an initializer, read from the file when `weights` holds it."""
+    if weights is not None and tensor.name in weights:
+        return weights.array(tensor)
+    return tensor_to_array(tensor)
+
+
 def _may_return_several(proto: onnx.NodeProto, opsets: Mapping[str, int]) -> bool:
     domain = domain_of(proto)
     try:
@@ -302,42 +313,6 @@ def layer_name(proto: onnx.NodeProto, *, strip_op: bool = False) -> str | None:
     if strip_op and len(parts) > 1 and re.fullmatch(rf"{proto.op_type}(_\d+)?", parts[-1]):
         parts = parts[:-1]
     return ".".join(parts) or None
-
-
-def initializer_roles(graph: onnx.GraphProto, opsets: Mapping[str, int]) -> dict[str, str]:
-    """'param' for float initializers that act as weights; others stay constants.
-
-    A float initializer is a weight unless an op needs it while compiling (a shape,
-    scales, axes: the spec's `static_inputs`), and it is either in a spec's
-    `weight_inputs` slot or has more than one element.
-    """
-    static, weight = set(), set()
-    for node in graph.node:
-        domain = domain_of(node)
-        spec, _ = resolve(domain, node.op_type, opsets.get(domain, 0))
-        if spec is None:
-            continue
-        for position, name in enumerate(node.input):
-            if position in spec.static_inputs:
-                static.add(name)
-            elif position in spec.weight_inputs:
-                weight.add(name)
-    roles = {}
-    for tensor in graph.initializer:
-        if tensor.data_type not in _FLOATS or tensor.name in static:
-            continue
-        size = int(np.prod(tensor.dims)) if tensor.dims else 1
-        if tensor.name in weight or size > 1:
-            roles[tensor.name] = "param"
-    return roles
-
-
-_FLOATS = {
-    onnx.TensorProto.FLOAT,
-    onnx.TensorProto.DOUBLE,
-    onnx.TensorProto.FLOAT16,
-    onnx.TensorProto.BFLOAT16,
-}
 
 
 def value_type(value: onnx.ValueInfoProto, dims: Mapping[str, int]) -> tuple[Any, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -10,12 +11,19 @@ import onnx
 import onnx.version_converter
 
 from axonnx.converters.fast_reader import load_lazily
-from axonnx.converters.graph_import import GraphImporter, domain_of, gather_outputs
+from axonnx.converters.graph_import import (
+    GraphImporter,
+    domain_of,
+    gather_outputs,
+    read_initializer,
+)
 from axonnx.converters.layer_rules import match_layer
 from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
 from axonnx.converters.schema_check import check_schemas
+from axonnx.converters.simplify import simplify as simplify_graph
 from axonnx.converters.value_types import annotate, infer_value_types
+from axonnx.converters.weights import count_initializers, initializer_roles
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
 from axonnx.state import ModelState
@@ -26,7 +34,7 @@ Source = str | os.PathLike | bytes | onnx.ModelProto
 
 
 def import_onnx(
-    source: Source, *, dims: Mapping[str, int] | None = None
+    source: Source, *, dims: Mapping[str, int] | None = None, simplify: bool = True
 ) -> tuple[Node, ModelState]:
     """Import an ONNX model as an axonnx model and its state.
 
@@ -34,12 +42,17 @@ def import_onnx(
         source: path of an `.onnx` file, its bytes, or a `ModelProto`.
         dims: sizes for symbolic input dimensions, e.g. `{"batch": 1}`; unbound
             symbolic dimensions stay `None` (one compilation per distinct size).
+        simplify: fold what depends only on constants and static shapes, drop
+            identities, duplicate constants and dead nodes (`converters.simplify`);
+            `model.meta["onnx_simplified"]` counts the nodes before and after.
 
     Returns:
         `(model, state)`. The model's output is a container keyed by the ONNX graph's
         output names. Weights sit in `state.params`: recognised layers under their
-        layer name (`{"encoder.layer.0.query": {"kernel", "bias"}}`), other float
-        weights under their initializer name; each keeps its ONNX name for export.
+        layer name (`{"encoder.layer.0.query": {"kernel", "bias"}}`), other
+        trainable weights under their initializer name; each keeps its ONNX name for
+        export. Initializers that are not weights (`converters.weights`) are
+        constants; `model.meta["onnx_initializers"]` counts both as the file holds them.
 
     Raises:
         InvalidModelError: listing every node that disagrees with its ONNX schema
@@ -55,18 +68,30 @@ def import_onnx(
     if weights is not None and unsupported_ops(proto.graph, _opsets(proto)):
         proto, weights = load_model(source), None  # an upgrade needs the whole proto
     proto = _convertible(proto)
-    opsets = _opsets(proto)
-    importer = GraphImporter(opsets, dict(dims or {}), weights=weights, match_layer=match_layer)
-    outputs = importer.run(proto.graph)
+    opsets, dims = _opsets(proto), dict(dims or {})
+    types = infer_value_types(proto, dims)
+    roles = initializer_roles(proto.graph, opsets)
+    graph, constants, counts = proto.graph, frozenset(), {}
+    if simplify:
+        read = functools.partial(read_initializer, weights=weights)
+        simple = simplify_graph(proto.graph, opsets, shapes=types, weights=set(roles), read=read)
+        graph, constants, counts = simple.graph, simple.constants, simple.counts
+    importer = GraphImporter(
+        opsets, dims, weights=weights, match_layer=match_layer, constants=constants
+    )
+    outputs = importer.run(graph)
     names = [o.name for o in proto.graph.output]
     meta = {
         "onnx_outputs": names,
         "onnx_strings": _uses_strings(proto.graph),
         "onnx_opsets": opsets,
         "onnx_producer": proto.producer_name,
+        "onnx_initializers": count_initializers(proto.graph, roles),
     }
+    if counts:
+        meta["onnx_simplified"] = counts
     model = gather_outputs({n: outputs[n] for n in names}).replace(meta=meta)
-    model = annotate(model, infer_value_types(proto, dict(dims or {})))
+    model = annotate(model, types)
     return model, ModelState(importer.params, importer.state)
 
 
