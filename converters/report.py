@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NodeReport", "OutputReport", "Report", "compare", "default_tolerance"]
+__all__ = [
+    "ErrorHistogram",
+    "NodeError",
+    "NodeReport",
+    "OutputReport",
+    "Report",
+    "compare",
+    "default_tolerance",
+]
 
 # (rtol, atol, scale): an element passes when |actual - expected| <= atol_total +
 # rtol * |expected|, where atol_total = atol + scale * (largest finite |expected| of the
@@ -64,13 +72,48 @@ class NodeReport:
 
 
 @dataclass
+class ErrorHistogram:
+    """How the elementwise errors |axonnx - onnxruntime| of one output are spread.
+
+    `counts[i]` errors lie in `[10**log_edges[i], 10**log_edges[i + 1])`; `zeros` are
+    exact, `nonfinite` are NaN or infinite (one side only).
+    """
+
+    log_edges: list[float]
+    counts: list[int]
+    zeros: int
+    nonfinite: int
+
+
+@dataclass
+class NodeError:
+    """How one node's output compares, for the plot along the graph (`--bisect`)."""
+
+    index: int  # the node's position in the graph's (topological) order
+    name: str
+    op_type: str
+    scope: str
+    output: str
+    max_abs_error: float
+    max_rel_error: float  # elementwise, as in `OutputReport`
+    scaled_error: float  # max |error| / max |expected|: relative to the tensor's size
+    passed: bool
+
+
+@dataclass
 class Report:
-    """The result of `validate`: a verdict per output, and the first wrong node if asked."""
+    """The result of `validate`: a verdict per output, and the first wrong node if asked.
+
+    `histograms` (by output name) and, when bisecting, `node_errors` (every compared
+    intermediate value in graph order) feed the HTML report.
+    """
 
     model: str
     outputs: list[OutputReport] = field(default_factory=list)
     first_wrong_node: NodeReport | None = None
     bisected: bool = False
+    histograms: dict[str, ErrorHistogram | None] = field(default_factory=dict)
+    node_errors: list[NodeError] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
