@@ -17,6 +17,7 @@ import jax
 import numpy as np
 import onnx
 
+from axonnx.converters.error_profile import error_histogram, node_errors
 from axonnx.converters.graph_import import onnx_value_name
 from axonnx.converters.inputs import make_inputs
 from axonnx.converters.loading import load_model
@@ -107,8 +108,10 @@ def validate(
     actual, kept = _run_axonnx(model, params, feed, bisect, fast)
     report = Report(_label(source), bisected=bisect)
     report.outputs = [compare(n, expected[n], actual[n], rtol, atol) for n in names]
+    report.histograms = {n: error_histogram(expected[n], actual[n]) for n in names}
     if bisect:
         report.first_wrong_node = _first_wrong(proto, expected, kept, rtol, atol)
+        report.node_errors = node_errors(proto, expected, kept, rtol, atol)
     return report
 
 
