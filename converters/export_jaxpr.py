@@ -19,8 +19,7 @@ import numpy as np
 from jax.extend.core import Literal
 from onnx import helper
 
-from axonnx.converters.export_layers import layer_name
-from axonnx.converters.onnx_writer import Writer, exporter, value_dtype
+from axonnx.converters.onnx_writer import Writer, exporter, layer_name, value_dtype
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
 from axonnx.ops import get_op

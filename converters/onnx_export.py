@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from axonnx.converters import export_jaxpr, export_layers, export_nn
+from axonnx.converters import export_jaxpr, layers
 from axonnx.converters.export_attributes import node_attributes, several_outputs, trim_inputs
 from axonnx.converters.onnx_writer import (
     EXPORTERS,
@@ -33,7 +33,7 @@ from axonnx.subgraph import Subgraph
 
 __all__ = ["Writer", "default_versions", "export_onnx", "exporter", "exporters"]
 
-_RULE_MODULES = (export_jaxpr, export_layers, export_nn)
+_RULE_MODULES = (export_jaxpr, layers)
 """Imported for their `@exporter` registrations into `onnx_writer.EXPORTERS`."""
 
 

@@ -1,7 +1,8 @@
 """The ONNX writer that layer export rules write through, and the table they register in.
 
-Rule modules (`export_layers`, `export_nn`, `export_jaxpr`) import this module and register
-with `@exporter`; `onnx_export` imports the rule modules. The imports all point down.
+Rule modules (the layer families in `axonnx.converters.layers`, `export_jaxpr`) import this
+module and register with `@exporter`; `onnx_export` imports the rule modules. The imports
+all point down.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ __all__ = [
     "Exporter",
     "Param",
     "Writer",
+    "channels_back",
+    "channels_first",
     "elem_type",
     "exporter",
     "is_float",
+    "layer_name",
+    "outputs_of",
+    "rank_of",
     "value_dtype",
 ]
 
@@ -171,3 +177,35 @@ def value_dtype(node: Node) -> Any:
     if node.policy is not None and isinstance(node.dtype, str) and is_float(node.dtype):
         return node.policy.output
     return node.dtype
+
+
+def layer_name(w: Writer, node: Node) -> str:
+    """The ONNX node name of a layer: its dotted namespace path and layer name."""
+    return node.meta.get("onnx_name") or ".".join(w.plan.key_of(node))
+
+
+def rank_of(node: Node, default: int = 4) -> int:
+    """The rank of a layer's first input."""
+    shape = node.parents[0].shape
+    return len(shape) if shape else default
+
+
+def channels_first(w: Writer, x: str, node: Node) -> str:
+    """Move channels from last to first (ONNX layout) when the layer is channels-last."""
+    if node.options.get("channels", "last") == "first":
+        return x
+    rank = rank_of(node)
+    return w.op("Transpose", [x], perm=[0, rank - 1, *range(1, rank - 1)])[0]
+
+
+def channels_back(w: Writer, y: str, node: Node, rank: int) -> str:
+    """Move channels back to the last axis when the layer is channels-last."""
+    if node.options.get("channels", "last") == "first":
+        return y
+    return w.op("Transpose", [y], perm=[0, *range(2, rank), 1])[0]
+
+
+def outputs_of(node: Node, last: bool = True) -> list[str] | int:
+    """The original output names of an imported layer (for the op that ends it)."""
+    outputs = node.meta.get("outputs")
+    return list(outputs) if outputs and last else 1

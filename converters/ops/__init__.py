@@ -7,6 +7,8 @@ from axonnx.converters.ops import (  # noqa: F401
     contrib_attention,
     contrib_decoder,
     contrib_norm,
+    contrib_qlinear,
+    contrib_quant,
     control,
     elementwise,
     gradient,
