@@ -75,6 +75,7 @@ from axonnx.builders.normalization import (
     group_norm,
     instance_norm,
     layer_norm,
+    rms_norm,
     spatial_dropout,
 )
 from axonnx.builders.recurrent import (
@@ -193,6 +194,7 @@ __all__ = [
     "relu6",
     "reshape",
     "resize",
+    "rms_norm",
     "save",
     "selu",
     "separable_conv2d",

@@ -71,6 +71,7 @@ Node.feature_alpha_dropout = normalization.feature_alpha_dropout
 Node.group_norm = normalization.group_norm
 Node.instance_norm = normalization.instance_norm
 Node.layer_norm = normalization.layer_norm
+Node.rms_norm = normalization.rms_norm
 Node.spatial_dropout = normalization.spatial_dropout
 
 Node.conv_lstm = recurrent.conv_lstm

@@ -18,6 +18,7 @@ __all__ = [
     "group_norm",
     "instance_norm",
     "layer_norm",
+    "rms_norm",
     "spatial_dropout",
 ]
 
@@ -68,6 +69,24 @@ def layer_norm(
     features = known_dim(x, -1, "layer_norm", "The last dimension must be known.")
     params = _affine(features, scale_initializer, bias_initializer)
     return make("layer_norm", (x,), params, {"epsilon": epsilon}, name=name)
+
+
+def rms_norm(
+    x: Node,
+    *,
+    epsilon: float = 1e-5,
+    scale_initializer: Initializer = "ones",
+    name: str | None = None,
+) -> Node:
+    """Root-mean-square normalization over the last axis, with a `scale` (no bias).
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 16, 64)).rms_norm().shape
+    (None, 16, 64)
+    """
+    features = known_dim(x, -1, "rms_norm", "The last dimension must be known.")
+    params = [weight("scale", (features,), scale_initializer)]
+    return make("rms_norm", (x,), params, {"epsilon": epsilon}, name=name)
 
 
 def group_norm(
@@ -138,6 +157,7 @@ def spatial_dropout(x: Node, *, rate: float = 0.5, name: str | None = None, **op
 
 register_op("batch_norm", layers.batch_norm)
 register_op("layer_norm", layers.layer_norm)
+register_op("rms_norm", layers.rms_norm)
 register_op("group_norm", layers.group_norm)
 register_op("instance_norm", layers.instance_norm)
 register_op("dropout", layers.dropout)

@@ -10,7 +10,13 @@ from axonnx.layers.convolution import (
     separable_conv3d,
 )
 from axonnx.layers.linear import bilinear, dense, embedding
-from axonnx.layers.normalization import batch_norm, group_norm, instance_norm, layer_norm
+from axonnx.layers.normalization import (
+    batch_norm,
+    group_norm,
+    instance_norm,
+    layer_norm,
+    rms_norm,
+)
 from axonnx.layers.padding import pad
 from axonnx.layers.pooling import (
     adaptive_avg_pool,
@@ -65,6 +71,7 @@ __all__ = [
     "multi_head_attention",
     "pad",
     "resize",
+    "rms_norm",
     "separable_conv2d",
     "separable_conv3d",
     "spatial_dropout",

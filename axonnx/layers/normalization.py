@@ -1,4 +1,4 @@
-"""Normalization layers: batch, layer, group and instance normalization.
+"""Normalization layers: batch, layer, RMS, group and instance normalization.
 
 Pure functions on JAX arrays with ONNX semantics. Statistics are computed in at
 least float32 and the result is cast back to the input dtype, so a bfloat16
@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from axonnx.layers._spatial import channel_axis, check_channels
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
+__all__ = ["batch_norm", "layer_norm", "rms_norm", "group_norm", "instance_norm"]
 
 _MODES = ("inference", "train")
 
@@ -159,6 +159,38 @@ def layer_norm(
     y = _standardize(x.astype(mean.dtype), mean, var, epsilon)
     bias = None if bias is None else _left_pad(bias, x.ndim)
     return _affine(y, _left_pad(scale, x.ndim), bias, x)
+
+
+def rms_norm(
+    x: jax.Array,
+    scale: jax.Array,
+    *,
+    axis: int = -1,
+    epsilon: float = 1e-5,
+) -> jax.Array:
+    """Root-mean-square normalization (ONNX ``RMSNormalization``, opset 23).
+
+    ``x / sqrt(mean(x**2 over axis, axis + 1, ..., -1) + epsilon) * scale``: layer
+    normalization without centering and without bias.
+
+    Args:
+        x: input of any shape (..., *normalized).
+        scale: shape ``x.shape[axis:]`` (or broadcastable to it).
+        axis: first normalized axis.
+        epsilon: added to the mean square.
+
+    Returns:
+        Array with the shape and dtype of ``x``.
+
+    >>> x = jnp.ones((2, 5, 8))
+    >>> rms_norm(x, jnp.ones(8)).shape
+    (2, 5, 8)
+    """
+    first = axis % x.ndim
+    wide = x.astype(_compute_dtype(x))
+    square = jnp.mean(jnp.square(wide), axis=tuple(range(first, x.ndim)), keepdims=True)
+    y = wide * jax.lax.rsqrt(square + jnp.asarray(epsilon, wide.dtype))
+    return (y * _left_pad(scale, x.ndim).astype(wide.dtype)).astype(x.dtype)
 
 
 def group_norm(

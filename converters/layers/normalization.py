@@ -1,6 +1,7 @@
 """Normalization and dropout layers: batch_norm <-> BatchNormalization, layer_norm <->
-LayerNormalization, instance_norm, group_norm and the dropouts -> ONNX. Ops newer than the
-writer's opset (LayerNormalization, GroupNormalization) are decomposed.
+LayerNormalization, rms_norm <-> RMSNormalization, instance_norm, group_norm and the dropouts
+-> ONNX. Ops newer than the writer's opset (LayerNormalization, RMSNormalization,
+GroupNormalization) are decomposed.
 """
 
 from __future__ import annotations
@@ -79,6 +80,34 @@ def _import_layer_norm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
     if bias is not None:
         layer.param("bias", bias_name, bias)
     return layer.emit(importer, proto.output[0])
+
+
+@import_rule("RMSNormalization", "rms_norm")
+def _import_rms_norm(importer: GraphImporter, proto: onnx.NodeProto) -> bool:
+    attrs = attrs_of(proto)
+    scale = importer.weight(proto.input[1])
+    if scale is None or scale.ndim != 1 or attrs.get("axis", -1) != -1:
+        return False
+    if attrs.get("stash_type", 1) != 1 or not single_output(proto):
+        return False
+    epsilon = float(attrs.get("epsilon", 1e-5))
+    layer = ImportedLayer("rms_norm", proto, [proto.input[0]], {"epsilon": epsilon})
+    layer.param("scale", proto.input[1], scale)
+    return layer.emit(importer, proto.output[0])
+
+
+@exporter("rms_norm")
+def _rms_norm(w: Writer, node: Node, inputs: list, params: dict[str, Param]) -> str:
+    """ONNX: RMSNormalization (opset 23+); below: Mul/ReduceMean/Sqrt/Div decomposition."""
+    epsilon = float(node.options.get("epsilon", 1e-5))
+    x, scale, name = inputs[0], w.param(params["scale"]), layer_name(w, node)
+    if w.opset < 23:
+        square = w.reduce("ReduceMean", w.op("Mul", [x, x])[0], [-1])
+        rms = w.op("Sqrt", [w.op("Add", [square, w.scalar(epsilon)])[0]])[0]
+        return w.op("Mul", [w.op("Div", [x, rms])[0], scale], name=name)[0]
+    return w.op(
+        "RMSNormalization", [x, scale], outputs_of(node), name=name, axis=-1, epsilon=epsilon
+    )[0]
 
 
 @exporter("dropout", "alpha_dropout", "feature_alpha_dropout", "spatial_dropout")
