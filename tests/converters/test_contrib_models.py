@@ -72,3 +72,88 @@ def test_fused_bert_weights_are_parameters():
     }
     floats = {t.name for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
     assert fused & floats and fused & floats <= set(state.params)
+
+
+# ---------------------------------------------------------------- LLaMA decoders
+
+DECODERS = json.loads((FOLDER / "decoder_manifest.json").read_text())
+
+
+def _step_inputs(proto, tokens, past, total: int) -> dict[str, np.ndarray]:
+    """One call's inputs: the new tokens, a mask over all `total` positions, positions
+    (for RotaryEmbedding variants) and the past caches (empty before the prompt)."""
+    batch, seq = tokens.shape
+    names = {i.name for i in proto.graph.input}
+    inputs = {"input_ids": tokens, "attention_mask": np.ones((batch, total), np.int64)}
+    if "position_ids" in names:
+        inputs["position_ids"] = np.broadcast_to(np.arange(total - seq, total), (batch, seq)).copy()
+    return inputs | past
+
+
+def _greedy(run, proto, prompt, steps: int):
+    """Greedy decoding through `run(inputs) -> {name: array}`: the tokens and the
+    logits of each call (the prompt's, then one per new token)."""
+    cache = [i for i in proto.graph.input if i.name.startswith("past_key_values")]
+    batch = prompt.shape[0]
+    past = {
+        i.name: np.zeros((batch, i.type.tensor_type.shape.dim[1].dim_value, 0, 16), np.float32)
+        for i in cache
+    }
+    tokens, total, logits = prompt, prompt.shape[1], []
+    chosen = []
+    for _ in range(steps):
+        out = run(_step_inputs(proto, tokens, past, total))
+        logits.append(np.asarray(out["logits"]))
+        tokens = np.argmax(logits[-1][:, -1], axis=-1)[:, None].astype(np.int64)
+        chosen.append(tokens[:, 0])
+        past = {
+            i.name: np.asarray(out[i.name.replace("past_key_values", "present")]) for i in cache
+        }
+        total += 1
+    return np.stack(chosen, axis=1), logits
+
+
+def _decoder_params():
+    for entry in DECODERS:  # each call compiles anew (new shapes): the int8 one is slow
+        marks = [pytest.mark.slow] if entry["bits"] == 8 else []
+        yield pytest.param(entry, id=entry["model"], marks=marks)
+
+
+@pytest.mark.parametrize("entry", _decoder_params())
+def test_decoder_greedy_decode_matches_onnxruntime(entry):
+    """Prompt (batch 2, 5 tokens) then 3 decode steps, each fed its own present caches
+    back: same tokens, and logits close, at every step."""
+    path = FOLDER / entry["file"]
+    proto = onnx.load(path)
+    per_layer = 5 if entry["model"].startswith("llama_gqa") else 7  # packed QKV or Q, K, V
+    ops = {f"{n.domain}::{n.op_type}" for n in proto.graph.node}
+    assert entry["ops"]["com.microsoft::MatMulNBits"] == entry["config"]["layers"] * per_layer + 1
+    assert {"com.microsoft::GroupQueryAttention", "com.microsoft::MatMulNBits"} <= ops
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+
+    def ort_run(inputs):
+        return dict(zip(names, session.run(None, inputs), strict=True))
+
+    model, state = ax.import_onnx(path)
+    prompt = np.random.default_rng(1).integers(0, entry["config"]["vocab"], size=(2, 5))
+    want_tokens, want_logits = _greedy(ort_run, proto, prompt, 4)
+    got_tokens, got_logits = _greedy(lambda x: ax.predict(model, state, x), proto, prompt, 4)
+    np.testing.assert_array_equal(got_tokens, want_tokens)
+    for got, want in zip(got_logits, want_logits, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_decoder_float_weights_are_parameters():
+    entry = DECODERS[0]
+    proto = onnx.load(FOLDER / entry["file"])
+    _, state = ax.import_onnx(proto)
+    floats = {
+        name
+        for node in proto.graph.node
+        if node.op_type in ("MatMulNBits", "SkipSimplifiedLayerNormalization")
+        for name in node.input[1:]
+        if name
+    } & {t.name for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    assert any(name.endswith("scales") for name in floats)
+    assert floats <= set(state.params)
