@@ -86,6 +86,7 @@ from axonnx.builders.recurrent import (
 )
 from axonnx.compiler import init
 from axonnx.converters import export_onnx, import_onnx, validate
+from axonnx.converters.export_function import export_function
 from axonnx.engine import build, predict
 from axonnx.errors import (
     AxonnxError,
@@ -148,6 +149,7 @@ __all__ = [
     "elu",
     "embedding",
     "exp",
+    "export_function",
     "export_onnx",
     "feature_alpha_dropout",
     "flatten",

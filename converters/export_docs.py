@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from axonnx.converters import onnx_export
+from axonnx.converters.jaxpr_export import primitive_markdown
 from axonnx.ops import registered_ops
 
 __all__ = ["built_in_ops", "export_markdown"]
@@ -45,7 +46,15 @@ def export_markdown() -> str:
         f"Custom layers: {custom}",
         "",
     ]
-    return "\n".join(["# Export coverage", "", *notes, *rows, ""])
+    primitives = [
+        "",
+        "## jaxpr primitives",
+        "",
+        "Custom layers, `ax.export_function` and `ax.export_grad` write each primitive as:",
+        "",
+        primitive_markdown(),
+    ]
+    return "\n".join(["# Export coverage", "", *notes, *rows, *primitives, ""])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,23 @@
+"""Calls of inner jaxprs (jit, custom derivatives, remat) and value-preserving primitives
+with several operands."""
+
+from __future__ import annotations
+
+from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.errors import UnsupportedOpError
+
+_CALLS = ("jit", "remat2", "custom_jvp_call", "custom_vjp_call")
+
+
+@rule(*_CALLS, onnx="the inner jaxpr, written in place")
+def _call(t: Tracer, eqn, args: list[str]) -> list[str]:
+    for key in ("jaxpr", "call_jaxpr", "fun_jaxpr"):
+        inner = eqn.params.get(key)
+        if inner is not None:
+            return t.run_closed(inner, args)
+    raise UnsupportedOpError(f"{t.where}: call {eqn.primitive.name!r} has no inner jaxpr")
+
+
+@rule("optimization_barrier", "device_put", onnx="Identity of each operand")
+def _identities(t: Tracer, eqn, args: list[str]) -> list[str]:
+    return [t.op("Identity", [a]) for a in args]
