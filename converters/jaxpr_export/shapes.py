@@ -135,3 +135,9 @@ def _iota(t: Tracer, eqn, args: list[str]) -> str:
 def _split(t: Tracer, eqn, args: list[str]) -> list[str]:
     sizes = t.ints(eqn.params["sizes"])
     return t.w.op("Split", [args[0], sizes], len(eqn.params["sizes"]), axis=int(eqn.params["axis"]))
+
+
+@rule("empty", "empty2", onnx="a constant of zeros (XLA leaves the values undefined)")
+def _empty(t: Tracer, eqn, args: list[str]) -> str:
+    aval = eqn.outvars[0].aval
+    return t.const(np.zeros(t.static(aval, eqn.primitive.name), aval.dtype), hint="empty")

@@ -57,6 +57,10 @@ def _pool_sum(x):
     )
 
 
+def _cond_sum(x):
+    return lax.cond(x.sum() > 0, lambda a: jnp.sin(a).sum(), lambda a: (a * a).sum(), x)
+
+
 @jax.custom_vjp
 def _twice(x):
     return x * 2.0
@@ -359,6 +363,10 @@ CASES = {
     "scatter_sub": _pair(
         lambda x, i, u: lax.scatter_sub(x, i, u, lax.ScatterDimensionNumbers((1,), (0,), (0,))),
         lambda n: (normal(n, 4), np.array([[1], [n - 1]], np.int32), normal(2, 4)),
+    ),
+    "empty": _pair(
+        lambda x: (lax.empty((2, 3), jnp.float32) * 0.0 + x.sum(), jax.grad(_cond_sum)(x)),
+        lambda n: (normal(n),),
     ),
     "checkpoint": _pair(jax.checkpoint(lambda x: jnp.sin(x) * x), lambda n: (normal(2, n),)),
 }
