@@ -56,8 +56,8 @@ softsign = jax.nn.soft_sign
 tanh = jax.nn.tanh
 
 # ONNX Selu defaults: the float32 values of the constants of Klambauer et al. (2017).
-_SELU_ALPHA = 1.67326319217681884765625
-_SELU_GAMMA = 1.05070102214813232421875
+SELU_ALPHA = 1.67326319217681884765625
+SELU_GAMMA = 1.05070102214813232421875
 
 
 def celu(x: ArrayLike, *, alpha: float = 1.0) -> jax.Array:
@@ -195,7 +195,7 @@ def log_sumexp(x: ArrayLike, *, axis: int = -1, keepdims: bool = True) -> jax.Ar
     return jax.nn.logsumexp(x, axis=axis, keepdims=keepdims)
 
 
-def selu(x: ArrayLike, *, alpha: float = _SELU_ALPHA, gamma: float = _SELU_GAMMA) -> jax.Array:
+def selu(x: ArrayLike, *, alpha: float = SELU_ALPHA, gamma: float = SELU_GAMMA) -> jax.Array:
     """Scaled exponential linear unit (ONNX ``Selu``).
 
     ``gamma * x`` for ``x > 0``, ``gamma * alpha * (exp(x) - 1)`` otherwise.

@@ -47,7 +47,7 @@ _NATIVE = {
 }
 
 
-class _Writer:
+class TreeWriter:
     """Collects tensors while the graph is turned into JSON."""
 
     def __init__(self):
@@ -138,23 +138,24 @@ def save(path: str | os.PathLike, model: Node, state: ModelState | None = None) 
 
     >>> ax.save("mlp.axonnx", model, state)       # doctest: +SKIP
     """
-    writer = _Writer()
+    writer = TreeWriter()
     header = {"format": FORMAT, "graph": writer.graph(model)}
     if state is not None:
         header["params"] = writer.value(_as_plain(state.params))
         header["state"] = writer.value(_as_plain(state.state))
-    _write_atomically(Path(path), writer.tensors, {"axonnx": json.dumps(header)})
+    write_tensors_atomically(Path(path), writer.tensors, {"axonnx": json.dumps(header)})
 
 
 def _as_plain(tree: Any) -> Any:
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
-def _write_atomically(path: Path, tensors: dict, metadata: dict) -> None:
+def write_tensors_atomically(path: Path, tensors: dict, metadata: dict) -> None:
+    """Write `tensors` and `metadata` as one safetensors file, atomically."""
     write_atomically(path, lambda temporary: save_file(tensors, temporary, metadata=metadata))
 
 
-class _Reader:
+class TreeReader:
     """Rebuilds values and graphs from the JSON header and the tensors."""
 
     def __init__(self, tensors: dict[str, np.ndarray], allow_custom: bool):
@@ -255,7 +256,7 @@ def load(path: str | os.PathLike, *, allow_custom: bool = False) -> tuple[Node, 
     `allow_custom=True`; otherwise `UnsafeFileError` names them.
     """
     tensors, header = _read(Path(path))
-    reader = _Reader(tensors, allow_custom)
+    reader = TreeReader(tensors, allow_custom)
     try:
         model = reader.graph(header["graph"])
         if "params" not in header:
@@ -271,9 +272,6 @@ def load(path: str | os.PathLike, *, allow_custom: bool = False) -> tuple[Node, 
         raise InvalidModelError(
             f"{path}: malformed axonnx model file (too deeply nested)"
         ) from None
-
-
-_TOO_DEEP = "malformed axonnx model file (too deeply nested)"
 
 
 def _to_jax(tree: Any) -> Any:

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree
 
-import click
-
 from axonnx.converters.report import Report
 from axonnx.files import write_atomically
 
@@ -41,8 +39,3 @@ def write_junit(path: str, reports: list[Report]) -> None:
     suite.set("tests", str(count))
     suite.set("failures", str(failures))
     _write_atomically(path, ElementTree.tostring(suite, encoding="unicode"))
-
-
-def echo_report(report: Report) -> None:
-    """Print a report's table."""
-    click.echo(str(report))

@@ -21,7 +21,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 
 from axonnx.errors import InvalidModelError
-from axonnx.serialization import _Reader, _write_atomically, _Writer
+from axonnx.serialization import TreeReader, TreeWriter, write_tensors_atomically
 
 __all__ = ["read_checkpoint", "write_checkpoint"]
 
@@ -30,13 +30,13 @@ FORMAT = "axonnx-checkpoint/1"
 
 def write_checkpoint(path: str | os.PathLike, trees: dict[str, Any], info: dict) -> None:
     """Write `trees` (name → pytree of arrays) and JSON-able `info` to `path` atomically."""
-    writer = _Writer()
+    writer = TreeWriter()
     layout = {name: _flatten(writer, tree) for name, tree in trees.items()}
     header = {"format": FORMAT, "trees": layout, "info": info}
-    _write_atomically(Path(path), writer.tensors, {"axonnx_checkpoint": json.dumps(header)})
+    write_tensors_atomically(Path(path), writer.tensors, {"axonnx_checkpoint": json.dumps(header)})
 
 
-def _flatten(writer: _Writer, tree: Any) -> dict[str, dict]:
+def _flatten(writer: TreeWriter, tree: Any) -> dict[str, dict]:
     leaves = jax.tree_util.tree_flatten_with_path(jax.device_get(tree))[0]
     return {jax.tree_util.keystr(p): writer.tensor(np.asarray(v)) for p, v in leaves}
 
@@ -51,7 +51,7 @@ def read_checkpoint(
             another shape or dtype than the loop expects (the message names it).
     """
     tensors, header = _read(Path(path))
-    reader = _Reader(tensors, allow_custom=False)
+    reader = TreeReader(tensors, allow_custom=False)
     trees = {
         name: _fill(path, name, header["trees"].get(name, {}), reader, template)
         for name, template in templates.items()
@@ -59,7 +59,7 @@ def read_checkpoint(
     return trees, header["info"]
 
 
-def _fill(path, name: str, layout: dict, reader: _Reader, template: Any) -> Any:
+def _fill(path, name: str, layout: dict, reader: TreeReader, template: Any) -> Any:
     leaves, treedef = jax.tree_util.tree_flatten_with_path(template)
     values = []
     for key, expected in leaves:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import axonnx.builders.activations  # noqa: F401  (registers the layer ops emitted on import)
-from axonnx.activations import _SELU_ALPHA, _SELU_GAMMA
+from axonnx.activations import SELU_ALPHA, SELU_GAMMA
 from axonnx.converters.onnx_writer import (
     Writer,
     exporter,
@@ -51,7 +51,7 @@ def _alpha_activation(w: Writer, node: Node, inputs: list, params: dict) -> str:
 @exporter("selu")
 def _selu(w: Writer, node: Node, inputs: list, params: dict) -> str:
     """ONNX: Selu with `alpha`, `gamma`."""
-    alpha, gamma = _option(node, "alpha", _SELU_ALPHA), _option(node, "gamma", _SELU_GAMMA)
+    alpha, gamma = _option(node, "alpha", SELU_ALPHA), _option(node, "gamma", SELU_GAMMA)
     return w.op("Selu", inputs, name=layer_name(w, node), alpha=alpha, gamma=gamma)[0]
 
 
