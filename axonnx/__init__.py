@@ -100,6 +100,7 @@ from axonnx.errors import (
     UnsupportedOpError,
 )
 from axonnx.freezing import freeze, unfreeze
+from axonnx.generation import generate
 from axonnx.graph import apply_policy, map_nodes
 from axonnx.loop import Loop
 from axonnx.node import Node, ParamSpec
@@ -155,6 +156,7 @@ __all__ = [
     "flatten",
     "freeze",
     "gelu",
+    "generate",
     "getitem",
     "global_avg_pool",
     "global_lp_pool",
