@@ -122,25 +122,49 @@ def summary_command(model: str, dims: str | None, depth: int | None, as_json: bo
 @click.option(
     "--inputs",
     "inputs_path",
-    required=True,
     type=click.Path(dir_okay=False),
-    help="Inputs as an .npz file keyed by input name.",
+    help="Inputs as an .npz file keyed by input name (required without --generate).",
 )
 @click.option(
     "-o",
     "--output",
-    required=True,
     type=click.Path(dir_okay=False),
-    help="Where to write the outputs (.npz).",
+    help="Where to write the outputs (.npz; required without --generate).",
 )
 @click.option("--dims", help="Bind symbolic dimensions, e.g. batch=1,sequence=128.")
+@click.option(
+    "--generate",
+    "new_tokens",
+    type=click.IntRange(min=1),
+    help="Greedy-decode N tokens with a decoder step's KV cache; print them and tokens/s.",
+)
+@click.option("--prompt-ids", help="With --generate: the prompt's token ids, e.g. 1,2,3.")
+@click.option("--capacity", type=click.IntRange(min=1), help="With --generate: cache slots.")
 @handles_errors
-def run_command(model: str, inputs_path: str, output: str, dims: str | None) -> None:
-    """Run an ONNX or axonnx model on inputs from an .npz file; write outputs as .npz."""
+def run_command(
+    model: str,
+    inputs_path: str | None,
+    output: str | None,
+    dims: str | None,
+    new_tokens: int | None,
+    prompt_ids: str | None,
+    capacity: int | None,
+) -> None:
+    """Run an ONNX or axonnx model on inputs from an .npz file; write outputs as .npz.
+    With --generate N, greedy-decode N tokens after --prompt-ids instead."""
     from axonnx.cli.io import write_outputs
     from axonnx.converters.inputs import read_inputs
     from axonnx.engine import predict
 
+    if new_tokens:
+        from axonnx.cli.generate_cmd import parse_ids, run_generate
+
+        prompt = parse_ids(prompt_ids)
+        graph, state = _load_any(model, _parse_dims(dims))
+        click.echo(run_generate(graph, state, prompt, new_tokens, capacity))
+        return
+    if not inputs_path or not output:
+        raise click.UsageError("run: expected --inputs and -o (or --generate N --prompt-ids)")
     graph, state = _load_any(model, _parse_dims(dims))
     outputs = predict(graph, state, read_inputs(inputs_path))
     write_outputs(output, outputs)

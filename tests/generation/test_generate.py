@@ -15,8 +15,10 @@ import jax
 import numpy as np
 import onnxruntime as ort
 import pytest
+from click.testing import CliRunner
 
 import axonnx as ax
+from axonnx.cli.main import main
 from axonnx.errors import InvalidModelError
 
 HERE = Path(__file__).resolve().parent
@@ -124,3 +126,25 @@ def test_not_a_decoder_is_refused():
     model = ax.input("input_ids", shape=(None, None)).relu()
     with pytest.raises(InvalidModelError, match="attention_mask"):
         ax.generate(model, ax.init(model), PROMPT, max_new_tokens=2)
+
+
+def test_cli_generate_prints_the_tokens_and_speed():
+    path = HERE / "gpt2_dynamo.onnx"
+    args = ["run", str(path), "--generate", "8", "--prompt-ids", "5,17,42,99,3"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    ids, timing = result.output.strip().splitlines()
+    assert [int(t) for t in ids.split(",")] == ort_greedy(path, PROMPT, 8)[0].tolist()
+    assert "decode: 6 steps" in timing and "tokens/s" in timing
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--generate", "4", "--prompt-ids", "1,x"], "comma-separated token ids"),
+        ([], "expected --inputs and -o"),
+    ],
+)
+def test_cli_run_usage_errors(args, message):
+    result = CliRunner().invoke(main, ["run", str(HERE / "gpt2_dynamo.onnx"), *args])
+    assert result.exit_code == 2 and message in result.output
