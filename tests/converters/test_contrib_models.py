@@ -18,7 +18,7 @@ import axonnx as ax
 FOLDER = Path(__file__).resolve().parent / "contrib_models"
 MANIFEST = json.loads((FOLDER / "manifest.json").read_text())
 IDS = [f"{e['model']}-{e['variant']}-o{e['opt_level']}" for e in MANIFEST]
-VOCAB = {"bert_tiny_torchscript": 1000, "bert_classic": 50}
+VOCAB = {"bert_tiny_torchscript": 1000, "bert_classic": 50, "bert_qoperator": 100}
 
 
 def _inputs(model: str, proto: onnx.ModelProto) -> dict[str, np.ndarray]:
@@ -119,7 +119,7 @@ def _decoder_params():
         yield pytest.param(entry, id=entry["model"], marks=marks)
 
 
-@pytest.mark.parametrize("entry", _decoder_params())
+@pytest.mark.parametrize("entry", list(_decoder_params()))
 def test_decoder_greedy_decode_matches_onnxruntime(entry):
     """Prompt (batch 2, 5 tokens) then 3 decode steps, each fed its own present caches
     back: same tokens, and logits close, at every step."""
@@ -157,3 +157,58 @@ def test_decoder_float_weights_are_parameters():
     } & {t.name for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
     assert any(name.endswith("scales") for name in floats)
     assert floats <= set(state.params)
+
+
+# ---------------------------------------------------------------- quantized (QOperator)
+
+QUANTIZED = {e["file"]: e for e in json.loads((FOLDER / "quantized_manifest.json").read_text())}
+
+
+def _ort_and_axonnx(path: Path, inputs: dict) -> tuple[dict, dict]:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in session.get_outputs()]
+    want = dict(zip(names, session.run(None, inputs), strict=True))
+    model, state = ax.import_onnx(path)
+    got = {name: np.asarray(value) for name, value in ax.predict(model, state, inputs).items()}
+    assert set(got) == set(want)
+    return got, want
+
+
+def test_quantize_static_cnn_matches_onnxruntime_within_one_step():
+    """A CNN from quantize_static (QOperator): the logits, dequantized from uint8, are
+    within one quantization step of onnxruntime's (its MLAS kernels fold scale ratios
+    and round in float32 in their own order, so a value on a rounding boundary may
+    land on the neighbouring integer); most are equal."""
+    path = FOLDER / "cnn_qoperator_static.onnx"
+    ops = QUANTIZED[path.name]["ops"]
+    for op in ("QLinearAdd", "QLinearMul", "QLinearSigmoid", "QLinearLeakyRelu", "QGemm"):
+        assert f"com.microsoft::{op}" in ops
+    for op in ("QLinearGlobalAveragePool", "QLinearAveragePool", "QLinearConcat"):
+        assert f"com.microsoft::{op}" in ops
+    proto = onnx.load(path)
+    output_dequantize = next(n for n in proto.graph.node if n.op_type == "DequantizeLinear")
+    scales = {t.name: onnx.numpy_helper.to_array(t) for t in proto.graph.initializer}
+    step = float(scales[output_dequantize.input[1]])
+    x = np.random.default_rng(7).standard_normal((4, 3, 16, 16)).astype(np.float32)
+    got, want = _ort_and_axonnx(path, {"x": x})
+    for name, value in want.items():
+        diff = np.abs(got[name] - value)
+        assert diff.max() <= step * 1.001, (name, diff.max() / step)
+        assert np.mean(diff < step / 2) >= 0.9
+
+
+@pytest.mark.parametrize("file", ["bert_qoperator_dynamic.onnx", "bert_qoperator_dynamic_ort.onnx"])
+def test_quantize_dynamic_bert_matches_onnxruntime(file):
+    """A transformers BERT fused by optimize_model, then quantize_dynamic: QAttention and
+    QEmbedLayerNormalization (and, as onnxruntime's optimizer saves it,
+    DynamicQuantizeMatMul). Activations are quantized at run time from their own range
+    and the int32 products are exact, so the float outputs match closely."""
+    path = FOLDER / file
+    ops = QUANTIZED[file]["ops"]
+    assert {"com.microsoft::QAttention", "com.microsoft::QEmbedLayerNormalization"} <= set(ops)
+    if file.endswith("_ort.onnx"):
+        assert "com.microsoft::DynamicQuantizeMatMul" in ops
+    proto = onnx.load(path)
+    got, want = _ort_and_axonnx(path, _inputs("bert_qoperator", proto))
+    for name, value in want.items():
+        np.testing.assert_allclose(got[name], value, rtol=1e-4, atol=1e-4)
