@@ -82,6 +82,7 @@ def summary_data(model: Node, *, depth: int | None = None) -> dict[str, Any]:
         "totals": {k: {"count": c, "bytes": b} for k, (c, b) in totals.items()},
         "inputs": [_value_data(*v) for v in tree.inputs],
         "outputs": [_value_data(*v) for v in tree.outputs],
+        "onnx_initializers": tree.file_initializers,
     }
 
 
@@ -307,6 +308,7 @@ def _footer(tree: Tree, width: int) -> list[str]:
         f"Total Parameters Memory: {stored} bytes{_human(stored)}",
         f"Constants: {constants} values, {constants_bytes} bytes{_human(constants_bytes)}",
         f"Total: {total} values, {total_bytes} bytes{_human(total_bytes)}",
+        *_file_line(tree.file_initializers),
         _listing("Inputs: ", tree.inputs),
         _listing("Outputs: ", tree.outputs),
     ]
@@ -314,6 +316,17 @@ def _footer(tree: Tree, width: int) -> list[str]:
     for line in lines:
         wrapped += textwrap.wrap(line, width, subsequent_indent="    ", break_on_hyphens=False)
     return wrapped
+
+
+def _file_line(counts: dict | None) -> list[str]:
+    """An imported model's file: its initializers, trainable weights and constants."""
+    if not counts:
+        return []
+    total = counts["trainable"] + counts["constants"]
+    return [
+        f"ONNX initializers: {total} values = {counts['trainable']} trainable + "
+        f"{counts['constants']} constants"
+    ]
 
 
 def _human(count: int) -> str:

@@ -34,6 +34,7 @@ class Tree:
     inputs: list[tuple[str, Any, Any]]
     outputs: list[tuple[str, Any, Any]]
     policy_set: bool
+    file_initializers: dict | None = None  # an imported model's, as counted on import
 
 
 def build_tree(model: Node) -> Tree:
@@ -89,6 +90,7 @@ def build_tree(model: Node) -> Tree:
         [(names[n.id], shapes[n.id], n.dtype) for n in laid_out.inputs],
         _model_outputs(model, names, shapes),
         any(e.policy for e in entries.values()),
+        model.meta.get("onnx_initializers"),
     )
 
 
@@ -246,7 +248,7 @@ def _count(entry: Entry, node: Node) -> None:
         else:
             entry.fixed, entry.fixed_bytes = entry.fixed + size, entry.fixed_bytes + nbytes
         entry.parts.append(("param", tuple(spec.shape), spec.dtype))
-    if node.op == "constant":
+    if node.op == "constant" and not node.meta.get("folded"):  # folded: shape arithmetic
         value = np.asarray(node.options["value"])
         entry.constants += value.size
         entry.constants_bytes += value.nbytes

@@ -30,7 +30,32 @@ def mapping_report(model: Node, state: ModelState) -> str:
     count = sum(math.prod(v.shape) for v in leaves)
     memory = sum(v.nbytes for v in leaves)
     lines.append(f"Parameters: {count} ({memory} bytes)")
+    lines += _simplified(model.meta.get("onnx_simplified"))
+    lines += _initializers(model.meta.get("onnx_initializers"))
     return "\n".join(lines)
+
+
+def _simplified(counts: dict | None) -> list[str]:
+    """`ONNX nodes: 285 → 184 (...)`: what the import's simplification removed."""
+    if not counts:
+        return []
+    return [
+        f"ONNX nodes: {counts['nodes_before']} → {counts['nodes_after']} (folded "
+        f"{counts['folded']}, identities {counts['identities']}, duplicate constants "
+        f"{counts['deduplicated']}, dead {counts['dead']})"
+    ]
+
+
+def _initializers(counts: dict | None) -> list[str]:
+    """The file's initializers: trainable weights and constants, adding up to all."""
+    if not counts:
+        return []
+    total = counts["trainable"] + counts["constants"]
+    return [
+        f"Initializers in the file: {total:,} values = {counts['trainable']:,} trainable "
+        f"({counts['trainable_bytes']:,} bytes) + {counts['constants']:,} constants "
+        f"({counts['constants_bytes']:,} bytes)"
+    ]
 
 
 def _leaves(tree) -> list:

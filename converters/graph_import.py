@@ -157,6 +157,7 @@ class GraphImporter:
                 array.dtype.name,
                 {"onnx_name": name},
             )
+        folded = {"folded": True} if name in self.constants else {}  # not in the file
         return Node(
             "constant",
             (),
@@ -166,7 +167,7 @@ class GraphImporter:
             None,
             array.shape,
             array.dtype.name,
-            {"onnx_name": name},
+            {"onnx_name": name, **folded},
         )
 
     def _input(self, value: onnx.ValueInfoProto) -> Node:

@@ -9,7 +9,7 @@ Before conversion, the top-level graph is rewritten:
   its output's name; outputs larger than their inputs and `_MAX_GROWTH` are not
   folded (a `ConstantOfShape` mask stays a node rather than a big constant);
 - `Identity` nodes disappear (their consumers read the identity's input);
-- equal constants (dtype, shape and bytes) become one;
+- a folded value equal (dtype, shape and bytes) to an earlier constant becomes it;
 - nodes that no graph output needs are removed.
 
 Trainable weights are never folded, deduplicated or renamed, graph inputs and outputs
@@ -84,7 +84,7 @@ def simplify(
     """
     folder = _Folder(graph, opsets, shapes, weights, read)
     nodes = folder.fold()
-    nodes = _without_identities(nodes, folder.protected, folder.alias)
+    nodes, folder.identities = _without_identities(nodes, folder.protected, folder.alias)
     _deduplicate(folder)
     nodes = [_renamed(n, folder.alias) for n in nodes]
     live = _live(nodes, graph.output)
@@ -220,7 +220,8 @@ def _subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:
         yield from attr.graphs
 
 
-def _without_identities(nodes, protected: set[str], alias: dict[str, str]) -> list:
+def _without_identities(nodes, protected: set[str], alias: dict[str, str]) -> tuple[list, int]:
+    """The nodes without removable `Identity`s (aliases noted in `alias`), and how many."""
     kept = []
     for node in nodes:
         if node.op_type == "Identity" and node.domain in ("", "ai.onnx"):
@@ -229,11 +230,12 @@ def _without_identities(nodes, protected: set[str], alias: dict[str, str]) -> li
                 alias[out] = alias.get(node.input[0], node.input[0])
                 continue
         kept.append(node)
-    return kept
+    return kept, len(nodes) - len(kept)
 
 
 def _deduplicate(folder: _Folder) -> None:
-    """Map every constant equal to an earlier one onto it (aliases in `folder.alias`)."""
+    """Map every folded value equal to a constant before it onto that one (aliases in
+    `folder.alias`); the file's initializers are never merged, so they stay countable."""
     seen: dict[tuple, str] = {}
     small = [n for n, t in folder.sources.items() if math.prod(t.dims) <= _MAX_GROWTH]
     for name in [*small, *folder.folded]:
@@ -241,11 +243,11 @@ def _deduplicate(folder: _Folder) -> None:
         if value is None or name in folder.protected or value.dtype == object:
             continue
         key = (value.dtype.str, value.shape, value.tobytes())
-        if key in seen:
+        if key not in seen:
+            seen[key] = name
+        elif name in folder.folded:  # the file's own initializers all stay
             folder.alias[name] = seen[key]
             folder.duplicates += 1
-        else:
-            seen[key] = name
 
 
 def _renamed(node: onnx.NodeProto, alias: Mapping[str, str]) -> onnx.NodeProto:
