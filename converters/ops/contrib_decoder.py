@@ -162,11 +162,13 @@ def _present(past, new, starts, length: int):
     return write(base, new, starts)
 
 
-def _gqa_probs(scores, allowed, softcap, sink):
-    """Softmax over the allowed keys after the soft cap; `sink` adds an extra logit
-    (smooth softmax: 0, or the per-head `head_sink`) to the denominator."""
+def _gqa_probs(scores, bias, allowed, softcap, sink):
+    """Softmax over the allowed keys of the soft-capped scores plus `bias`; `sink` adds
+    an extra logit (smooth softmax: 0, or the per-head `head_sink`) to the denominator."""
     if softcap:
         scores = softcap * jnp.tanh(scores / softcap)
+    if bias is not None:
+        scores = scores + bias.astype(scores.dtype)
     scores = jnp.where(allowed, scores, -jnp.inf)
     if sink is None:
         return jax.nn.softmax(scores, axis=-1)
@@ -258,8 +260,6 @@ def group_query_attention(
     values = _repeat_heads(present_value, num_heads, op).astype(dtype)
     alpha = scale if scale else 1.0 / np.sqrt(size)
     scores = jnp.matmul(q.astype(dtype), jnp.swapaxes(keys, -1, -2)) * alpha
-    if attention_bias is not None:
-        scores = scores + attention_bias.astype(dtype)
     position = (starts[:, None] + jnp.arange(seq)[None, :])[:, None, :, None]
     key_index = jnp.arange(length)[None, None, None, :]
     allowed = key_index <= position
@@ -270,6 +270,6 @@ def group_query_attention(
         sink = jnp.reshape(head_sink, (1, num_heads, 1, 1))
     elif smooth_softmax == 1:
         sink = jnp.zeros((), dtype)
-    probs = _gqa_probs(scores, allowed, softcap, sink)
+    probs = _gqa_probs(scores, attention_bias, allowed, softcap, sink)
     y = jnp.matmul(probs, values).astype(q.dtype)
     return _merge_heads(y), present_key, present_value

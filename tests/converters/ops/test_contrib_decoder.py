@@ -6,12 +6,15 @@ local window, soft cap and smooth softmax."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import onnxruntime as ort
 import pytest
 from onnx import helper as oh
 
 import axonnx as ax
+from axonnx.converters.ops.contrib_decoder import group_query_attention
+from axonnx.errors import CompileTimeValueError
 
 MS = "com.microsoft"
 RNG = np.random.default_rng(3)
@@ -216,3 +219,31 @@ def test_gqa_total_length_computed_from_a_shape(one_node):
     got = ax.predict(imported, state, inputs)
     for value, name in zip(want, ["y", "present_key", "present_value"], strict=True):
         np.testing.assert_allclose(np.asarray(got[name]), value, **TOL)
+
+
+@pytest.mark.parametrize("case", ["head_sink", "attention_bias", "attention_bias_softcap"])
+@pytest.mark.parametrize("step", ["prompt", "decode"])
+def test_gqa_head_sink_and_attention_bias(one_node, case, step):
+    # onnxruntime adds attention_bias after the soft cap
+    inputs = _step(SEQ, 0, [SEQ - 1] * 2) if step == "prompt" else _step(1, 7, [7, 7])
+    names = _names(packed=False) + ["", "", "", ""]  # cos, sin, position_ids, bias
+    attrs = {"softcap": 2.0} if case.endswith("softcap") else {}
+    if case == "head_sink":
+        inputs["sink"] = _normal(HEADS)
+        names.append("sink")
+    else:
+        seq, total = inputs["q"].shape[1], int(inputs["total"])
+        inputs["bias"] = _normal(BATCH, 1, seq, total)
+        names[10] = "bias"
+    one_node.compare(*_gqa(one_node, inputs, names=names, **attrs), **TOL)
+
+
+def test_gqa_total_length_unknown_while_compiling_is_a_clear_error(one_node):
+    inputs = _step(1, 6, [6, 6])
+    args = [inputs[n] for n in ("q", "k", "v", "past_key", "past_value", "seqlens_k")]
+
+    def run(total):
+        return group_query_attention(*args, total, num_heads=HEADS, kv_num_heads=KV_HEADS)[0]
+
+    with pytest.raises(CompileTimeValueError, match="total_sequence_length"):
+        jax.jit(run)(inputs["total"])

@@ -19,6 +19,8 @@ import pytest
 from onnx import TensorProto
 from onnx import helper as oh
 
+import axonnx as ax
+
 MS = "com.microsoft"
 RNG = np.random.default_rng(5)
 TOL = {"rtol": 1e-4, "atol": 1e-4}
@@ -138,8 +140,6 @@ def test_matmul_nbits_from_onnxruntimes_quantizer(one_node, symmetric):
         DefaultWeightOnlyQuantConfig,
         MatMulNBitsQuantizer,
     )
-
-    import axonnx as ax
 
     w = _normal(48, 40)
     graph = oh.make_graph(
