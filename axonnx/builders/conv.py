@@ -221,7 +221,12 @@ def separable_conv3d(
     kernel_initializer: Initializer = CONV_KERNEL_INIT,
     name: str | None = None,
 ) -> Node:
-    """A 3-D separable depthwise convolution: one depthwise conv per spatial axis."""
+    """A 3-D separable depthwise convolution: one depthwise conv per spatial axis.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 4, 4, 4, 2)).separable_conv3d(2, 3).shape
+    (None, 2, 2, 2, 4)
+    """
     options = {"strides": strides, "padding": padding, "channels": channels}
     return _separable(
         "separable_conv3d", x, channel_multiplier, kernel_size, options, kernel_initializer, name
@@ -245,33 +250,58 @@ def max_pool(x: Node, kernel_size: Ints, *, name: str | None = None, **options: 
 
 
 def avg_pool(x: Node, kernel_size: Ints, *, name: str | None = None, **options: Any) -> Node:
-    """Average pooling; options as in `axonnx.layers.avg_pool`."""
+    """Average pooling; options as in `axonnx.layers.avg_pool`.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).avg_pool(2).shape
+    (None, 3, 3, 3)
+    """
     return _pool("avg_pool", x, name, kernel_size=kernel_size, **options)
 
 
 def lp_pool(x: Node, kernel_size: Ints, *, name: str | None = None, **options: Any) -> Node:
-    """Lp-norm pooling; options as in `axonnx.layers.lp_pool`."""
+    """Lp-norm pooling; options as in `axonnx.layers.lp_pool`.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).lp_pool(2).shape
+    (None, 3, 3, 3)
+    """
     return _pool("lp_pool", x, name, kernel_size=kernel_size, **options)
 
 
 def adaptive_avg_pool(
     x: Node, output_size: Ints, *, name: str | None = None, **options: Any
 ) -> Node:
-    """Average pooling to a fixed `output_size`."""
+    """Average pooling to a fixed `output_size`.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).adaptive_avg_pool(3).shape
+    (None, 3, 3, 3)
+    """
     return _pool("adaptive_avg_pool", x, name, output_size=output_size, **options)
 
 
 def adaptive_max_pool(
     x: Node, output_size: Ints, *, name: str | None = None, **options: Any
 ) -> Node:
-    """Max pooling to a fixed `output_size`."""
+    """Max pooling to a fixed `output_size`.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).adaptive_max_pool(3).shape
+    (None, 3, 3, 3)
+    """
     return _pool("adaptive_max_pool", x, name, output_size=output_size, **options)
 
 
 def adaptive_lp_pool(
     x: Node, output_size: Ints, *, name: str | None = None, **options: Any
 ) -> Node:
-    """Lp-norm pooling to a fixed `output_size`."""
+    """Lp-norm pooling to a fixed `output_size`.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).adaptive_lp_pool(3).shape
+    (None, 3, 3, 3)
+    """
     return _pool("adaptive_lp_pool", x, name, output_size=output_size, **options)
 
 
@@ -286,12 +316,22 @@ def global_avg_pool(x: Node, *, name: str | None = None, **options: Any) -> Node
 
 
 def global_max_pool(x: Node, *, name: str | None = None, **options: Any) -> Node:
-    """Maximum over all spatial axes."""
+    """Maximum over all spatial axes.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).global_max_pool().shape
+    (None, 3)
+    """
     return _pool("global_max_pool", x, name, **options)
 
 
 def global_lp_pool(x: Node, *, name: str | None = None, **options: Any) -> Node:
-    """Lp norm over all spatial axes."""
+    """Lp norm over all spatial axes.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).global_lp_pool().shape
+    (None, 3)
+    """
     return _pool("global_lp_pool", x, name, **options)
 
 

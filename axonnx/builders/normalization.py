@@ -120,7 +120,12 @@ def instance_norm(
     bias_initializer: Initializer = "zeros",
     name: str | None = None,
 ) -> Node:
-    """Instance normalization: per example and channel over the spatial axes."""
+    """Instance normalization: per example and channel over the spatial axes.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).instance_norm().shape
+    (None, 6, 6, 3)
+    """
     features = channel_count(x, channels, "instance_norm")
     params = _affine(features, scale_initializer, bias_initializer)
     return make(
@@ -139,19 +144,34 @@ def dropout(x: Node, *, rate: float = 0.5, name: str | None = None) -> Node:
 
 
 def alpha_dropout(x: Node, *, rate: float = 0.5, name: str | None = None) -> Node:
-    """Alpha dropout (keeps SELU's mean and variance) in train mode."""
+    """Alpha dropout (keeps SELU's mean and variance) in train mode.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).alpha_dropout().shape
+    (None, 6, 6, 3)
+    """
     return make("alpha_dropout", (x,), (), {"rate": rate}, name=name)
 
 
 def feature_alpha_dropout(
     x: Node, *, rate: float = 0.5, name: str | None = None, **options: Any
 ) -> Node:
-    """Alpha dropout of whole channels in train mode."""
+    """Alpha dropout of whole channels in train mode.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).feature_alpha_dropout().shape
+    (None, 6, 6, 3)
+    """
     return make("feature_alpha_dropout", (x,), (), {"rate": rate, **options}, name=name)
 
 
 def spatial_dropout(x: Node, *, rate: float = 0.5, name: str | None = None, **options: Any) -> Node:
-    """Dropout of whole channels in train mode."""
+    """Dropout of whole channels in train mode.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 6, 6, 3)).spatial_dropout().shape
+    (None, 6, 6, 3)
+    """
     return make("spatial_dropout", (x,), (), {"rate": rate, **options}, name=name)
 
 

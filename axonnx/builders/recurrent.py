@@ -83,6 +83,10 @@ def gru(
     """A GRU over (batch, time, features) with ONNX's gate order (z, r, h).
 
     Returns `(outputs, h)` nodes: outputs are (batch, time, directions, units).
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 5, 3)).gru(4)[0].shape
+    (None, 5, 1, 4)
     """
     return _recurrent(
         "gru", x, units, 3, direction, kernel_initializer, recurrent_initializer, name
@@ -101,6 +105,10 @@ def conv_lstm(
     """A convolutional LSTM over (batch, time, *spatial, channels) frames.
 
     Returns `(outputs, (h, c))` nodes.
+
+    >>> import axonnx as ax
+    >>> ax.input("x", shape=(None, 3, 6, 6, 2)).conv_lstm(4, 3)[0].shape
+    (None, 3, 6, 6, 4)
     """
     check_rank(x, 4, "conv_lstm", "Frames are (batch, time, *spatial, channels).")
     channels = known_dim(x, -1, "conv_lstm", "The channel dimension must be known.")
