@@ -211,15 +211,18 @@ def test_dynamic_quantize_matmul(one_node, b_type):
 
 @pytest.mark.parametrize("quantized_output", [False, True])
 @pytest.mark.parametrize("transB", [0, 1])
-def test_qgemm(one_node, quantized_output, transB):
+@pytest.mark.parametrize("per_column", [False, True])
+def test_qgemm(one_node, quantized_output, transB, per_column):
     M, K, N = 4, 10, 6
     inputs = {"a": _ints(np.uint8, M, K)}
     constants = {
         "a_scale": np.float32(0.03),
         "a_zp": np.uint8(120),
         "B": _weights(np.int8, *((N, K) if transB else (K, N))),
-        "b_scale": np.float32(0.01),
-        "b_zp": np.int8(0),
+        "b_scale": (RNG.random(N) * 0.02 + 0.005).astype(np.float32)
+        if per_column
+        else np.float32(0.01),
+        "b_zp": np.zeros(N, np.int8) if per_column else np.int8(0),
         "C": RNG.integers(-500, 500, size=N).astype(np.int32),
     }
     names = ["a", "a_scale", "a_zp", "B", "b_scale", "b_zp", "C"]
@@ -369,3 +372,36 @@ def test_qlinear_concat(one_node, dtype):
     _qlinear(
         one_node, oh.make_node("QLinearConcat", names, ["y"], domain=MS, axis=1), inputs, constants
     )
+
+
+def test_qattention_per_column_weight_scale_and_past(one_node):
+    past_len = 3
+    inputs = {
+        "x": _ints(np.uint8, BATCH, 2, HIDDEN),
+        "mask": np.ones((BATCH, past_len + 2), np.int32),
+        "past": _normal(2, BATCH, HEADS, past_len, HIDDEN // HEADS),
+    }
+    constants = {
+        "w": _weights(np.int8, HIDDEN, 3 * HIDDEN),
+        "bias": _normal(3 * HIDDEN),
+        "x_scale": np.float32(0.01),
+        "w_scale": (RNG.random(3 * HIDDEN) * 0.01 + 0.001).astype(np.float32),
+        "x_zp": np.uint8(128),
+        "w_zp": np.zeros(3 * HIDDEN, np.int8),
+    }
+    names = ["x", "w", "bias", "x_scale", "w_scale", "mask", "x_zp", "w_zp", "past"]
+    node = oh.make_node(
+        "QAttention", names, ["y", "present"], domain=MS, num_heads=HEADS, unidirectional=1
+    )
+    _check(one_node, node, inputs, constants)
+
+
+def test_matmul_nbits_float16(one_node):
+    N, K = 16, 64
+    constants = _nbits_weights(N, K, 4, 32, "uint8")
+    constants["scales"] = constants["scales"].astype(np.float16)
+    node = oh.make_node(
+        "MatMulNBits", ["a", "B", "scales", "zp"], ["y"], domain=MS, K=K, N=N, bits=4, block_size=32
+    )
+    inputs = {"a": _normal(3, K).astype(np.float16)}
+    _check(one_node, node, inputs, constants, rtol=2e-3, atol=2e-2)
