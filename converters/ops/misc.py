@@ -9,6 +9,7 @@ import numpy as np
 
 from axonnx.converters.ops._common import int64, static
 from axonnx.converters.ops._elementwise_util import is_strings
+from axonnx.converters.ops._nms_util import greedy_nms
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
@@ -112,40 +113,13 @@ def _corners(boxes: np.ndarray, center_point_box: int) -> np.ndarray:
                      np.maximum(x1, x2)], axis=1)  # fmt: skip
 
 
-def _iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """Intersection over union of one box (4,) with others (K, 4); 0 when degenerate."""
-    low = np.maximum(box[:2], others[:, :2])
-    high = np.minimum(box[2:], others[:, 2:])
-    inter = np.prod(np.clip(high - low, 0, None), axis=1)
-    area = np.prod(box[2:] - box[:2])
-    areas = np.prod(others[:, 2:] - others[:, :2], axis=1)
-    union = area + areas - inter
-    ok = (inter > 0) & (area > 0) & (areas > 0) & (union > 0)
-    return np.where(ok, inter / np.where(ok, union, 1), 0)
-
-
-def _select(corners, scores, limit: int, iou_threshold, score_threshold) -> list[int]:
-    """Greedy selection: best score first (ties: lower index), dropping boxes whose IoU
-    with a kept one exceeds the threshold."""
-    order = np.argsort(-scores, kind="stable")
-    if score_threshold is not None:
-        order = order[scores[order] > score_threshold]
-    kept: list[int] = []
-    for index in order:
-        if len(kept) >= limit:
-            break
-        if not kept or not np.any(_iou(corners[index], corners[kept]) > iou_threshold):
-            kept.append(int(index))
-    return kept
-
-
 def _scalar(value, default, what: str):
     if value is None or np.size(static(value, what)) == 0:
         return default
     return np.asarray(value).reshape(-1)[0]
 
 
-@onnx_op("NonMaxSuppression", 10, 11, data_dependent=True)
+@onnx_op("NonMaxSuppression", 10, 11, data_dependent=True, static_inputs=(2, 3, 4))
 def non_max_suppression(
     boxes,
     scores,
@@ -167,13 +141,13 @@ def non_max_suppression(
             f"NonMaxSuppression: expected boxes (B, S, 4) and scores (B, K, S), got "
             f"{boxes.shape} and {scores.shape}."
         )
-    selected = [
-        (b, k, s)
-        for b in range(boxes.shape[0])
-        for k in range(scores.shape[1])
-        for s in _select(_corners(boxes[b], center_point_box), scores[b, k], limit, iou, min_score)
-    ]
-    return jnp.asarray(np.array(selected, np.int64).reshape(-1, 3), int64())
+    selected = [np.zeros((0, 3), np.int64)]
+    for b in range(boxes.shape[0]):
+        corners = _corners(boxes[b], center_point_box)
+        for k in range(scores.shape[1]):
+            kept = greedy_nms(corners, scores[b, k], limit, iou, min_score)
+            selected.append(np.stack([np.full_like(kept, b), np.full_like(kept, k), kept], 1))
+    return jnp.asarray(np.concatenate(selected), int64())
 
 
 # ---------------------------------------------------------------- MaxRoiPool
