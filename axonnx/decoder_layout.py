@@ -42,6 +42,7 @@ class DecoderLayout:
         position_ids: the positions input, (batch, sequence); `None` if the step has none.
         past: per layer, the (key, value) cache inputs, each (batch, heads, past, head_dim).
         cache_shapes: per layer, the (heads, head_dim) of its cache.
+        cache_dtype: the cache's dtype (NumPy name, e.g. `"float32"`).
         logits: the logits output, (batch, sequence, vocabulary).
         present: per layer, the (key, value) outputs, each (batch, heads, past + sequence,
             head_dim).
@@ -52,6 +53,7 @@ class DecoderLayout:
     position_ids: str | None
     past: tuple[tuple[str, str], ...]
     cache_shapes: tuple[tuple[int, int], ...]
+    cache_dtype: str
     logits: str
     present: tuple[tuple[str, str], ...]
 
@@ -59,7 +61,8 @@ class DecoderLayout:
 def decoder_layout(model: Node) -> DecoderLayout:
     """Find the token, mask, position and cache inputs and the logits and cache outputs of
     an imported decoder step (see the module's docstring for the names recognised)."""
-    inputs = {plan(model).names[n.id]: n for n in plan(model).inputs}
+    laid_out = plan(model)
+    inputs = {laid_out.names[n.id]: n for n in laid_out.inputs}
     for required in ("input_ids", "attention_mask"):
         if required not in inputs:
             raise InvalidModelError(
@@ -74,6 +77,7 @@ def decoder_layout(model: Node) -> DecoderLayout:
         position_ids="position_ids" if "position_ids" in inputs else None,
         past=past,
         cache_shapes=tuple(_cache_shape(inputs[key]) for key, _ in past),
+        cache_dtype=str(inputs[past[0][0]].options.get("dtype", "float32")),
         logits="logits" if "logits" in outputs else _first(outputs),
         present=_present(outputs, len(past)),
     )

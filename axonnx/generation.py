@@ -85,7 +85,7 @@ def generate(
     (1, 8)
     """
     prompt = _prompt(input_ids)
-    layout = decoder_layout(model)
+    layout = _layout(model)
     if layout.position_ids is None:
         raise InvalidModelError(
             "generate: expected a decoder with a position_ids input; without it the step "
@@ -101,7 +101,7 @@ def generate(
     for offset in range(prompt.shape[1], prompt.shape[1] + max_new_tokens - 1):
         if len(tokens) == 2:  # the prompt's step and the first decode step compile
             prefill, start = time.perf_counter() - start, time.perf_counter()
-        token, cache = step(state, cache, token, jnp.full(token.shape, offset, jnp.int32))
+        token, cache = step(state, cache, token, np.full(token.shape, offset, np.int32))
         tokens.append(np.asarray(token))
     if len(tokens) <= 2:
         prefill, start = time.perf_counter() - start, time.perf_counter()
@@ -136,11 +136,16 @@ def _capacity(needed: int, capacity: int | None, max_new_tokens: int) -> int:
 def _empty_cache(layout: DecoderLayout, batch: int, capacity: int) -> tuple:
     """Zeroed (key, value) slots of every layer and the valid-slot mask (none valid)."""
     arrays = [
-        jnp.zeros((batch, heads, capacity, head_dim), jnp.float32)
+        np.zeros((batch, heads, capacity, head_dim), layout.cache_dtype)
         for heads, head_dim in layout.cache_shapes
         for _ in range(2)
     ]
-    return tuple(arrays), jnp.zeros((batch, capacity), jnp.int32)
+    return jax.device_put((tuple(arrays), np.zeros((batch, capacity), np.int32)))
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(model: Node) -> DecoderLayout:
+    return decoder_layout(model)
 
 
 @functools.lru_cache(maxsize=16)

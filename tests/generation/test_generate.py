@@ -36,9 +36,11 @@ NEW_TOKENS = 32
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
 
-def ort_greedy(path: Path, prompt: np.ndarray, new_tokens: int) -> np.ndarray:
+def ort_greedy(path_or_session, prompt: np.ndarray, new_tokens: int) -> np.ndarray:
     """Greedy decoding in onnxruntime: the cache starts empty and grows each step."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = path_or_session
+    if not isinstance(session, ort.InferenceSession):
+        session = ort.InferenceSession(str(session), providers=["CPUExecutionProvider"])
     inputs = {i.name: i for i in session.get_inputs()}
     past = [n for n in inputs if n.startswith("past_key_values")]
     batch, length = prompt.shape
