@@ -42,7 +42,8 @@ def _simplified(counts: dict | None) -> list[str]:
     return [
         f"ONNX nodes: {counts['nodes_before']} → {counts['nodes_after']} (folded "
         f"{counts['folded']}, identities {counts['identities']}, duplicate constants "
-        f"{counts['deduplicated']}, dead {counts['dead']})"
+        f"{counts['deduplicated']}, repeated nodes {counts.get('repeated', 0)}, dead "
+        f"{counts['dead']})"
     ]
 
 

@@ -6,9 +6,13 @@ Before conversion, the top-level graph is rewritten:
   not trainable weights, values folded before it), and every `Shape`/`Size` of a value
   whose shape is static under the bound dimensions, is evaluated once with
   onnx's reference implementation (`onnx.reference`) and becomes an initializer under
-  its output's name; outputs larger than their inputs and `_MAX_GROWTH` are not
-  folded (a `ConstantOfShape` mask stays a node rather than a big constant);
-- `Identity` nodes disappear (their consumers read the identity's input);
+  its output's name (an entry of a partly static shape, `Gather(Shape(x), 2)` where
+  dimension 2 is static, folds too: `simplify_shapes`); outputs larger than their
+  inputs and `_MAX_GROWTH` are not folded (a `ConstantOfShape` mask stays a node);
+- `Identity` nodes, and `Cast`s to the type their input already has, disappear (their
+  consumers read the input);
+- a node that repeats an earlier one of its scope (same op, attributes and inputs) is
+  dropped and its consumers read the earlier node's outputs;
 - a folded value equal (dtype, shape and bytes) to an earlier constant becomes it;
 - nodes that no graph output needs are removed.
 
@@ -30,6 +34,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 from onnx.reference.ops import load_op
+
+from axonnx.converters.simplify_shapes import Partial, propagate, shape_partial
 
 __all__ = ["GraphView", "Simplified", "simplify"]
 
@@ -84,9 +90,10 @@ def simplify(
     """
     folder = _Folder(graph, opsets, shapes, weights, read)
     nodes = folder.fold()
-    nodes, folder.identities = _without_identities(nodes, folder.protected, folder.alias)
+    nodes, folder.identities = _without_identities(nodes, folder, shapes)
     _deduplicate(folder)
     nodes = [_renamed(n, folder.alias) for n in nodes]
+    nodes, repeated = _without_repeats(nodes, folder.protected, folder.alias)
     live = _live(nodes, graph.output)
     inputs = {v.name for v in graph.input}  # an initializer that is also an input stays
     kept = [t for t in graph.initializer if t.name in live.names or t.name in inputs]
@@ -98,6 +105,7 @@ def simplify(
         "folded": folder.count,
         "identities": folder.identities,
         "deduplicated": folder.duplicates,
+        "repeated": repeated,
         "dead": len(nodes) - len(live.nodes),
     }
     return Simplified(view, frozenset(t.name for t in made), counts)
@@ -118,6 +126,7 @@ class _Folder:
         self.nodes = list(graph.node)
         self.protected = {o.name for o in graph.output} | _outer_names(self.nodes)
         self.values: dict[str, np.ndarray] = {}
+        self.partial: dict[str, Partial] = {}  # shape vectors with some entries known
         self.folded: dict[str, np.ndarray] = {}
         self.alias: dict[str, str] = {}
         self.count = self.identities = self.duplicates = 0
@@ -127,6 +136,8 @@ class _Folder:
         kept = []
         for node in self.nodes:
             results = self._evaluate(node) if self._foldable(node) else None
+            if results is None and self._foldable(node):
+                results = self._from_partial(node)
             if results is None:
                 kept.append(node)
                 continue
@@ -141,6 +152,31 @@ class _Folder:
         if name not in self.values and name in self.sources:
             self.values[name] = np.asarray(self.read(self.sources[name]))
         return self.values.get(name)
+
+    def _from_partial(self, node: onnx.NodeProto) -> list[np.ndarray] | None:
+        """The node's value when the entries it picks of a partly known shape are all
+        static; else None, noting what is known of its output."""
+        if node.op_type == "Shape":
+            partial = shape_partial(node, self._shape(node.input[0]))
+        elif any(i in self.partial for i in node.input):
+            partial = propagate(node, lambda n: self.partial.get(n, self.value(n)))
+        else:
+            return None
+        if partial is None:
+            return None
+        value = partial.value()
+        if value is None:
+            self.partial[node.output[0]] = partial
+            return None
+        return [value]
+
+    def _shape(self, name: str) -> tuple[int | None, ...] | None:
+        if name in self.values:
+            return self.values[name].shape
+        if name in self.declared:
+            return self.declared[name]
+        shape = (self.shapes.get(name) or (None, None))[0]
+        return None if shape is None else tuple(shape)
 
     def _foldable(self, node: onnx.NodeProto) -> bool:
         if node.domain not in ("", "ai.onnx") or node.op_type in _NEVER:
@@ -159,12 +195,8 @@ class _Folder:
         return values
 
     def _static_shape(self, name: str) -> tuple[int, ...] | None:
-        if name in self.values:
-            return self.values[name].shape
-        if name in self.declared:
-            return self.declared[name]
-        shape = (self.shapes.get(name) or (None, None))[0]
-        return tuple(shape) if shape is not None and None not in shape else None
+        shape = self._shape(name)
+        return shape if shape is not None and None not in shape else None
 
     def _evaluate(self, node: onnx.NodeProto) -> list[np.ndarray] | None:
         inputs = self._inputs(node)
@@ -220,17 +252,73 @@ def _subgraphs(node: onnx.NodeProto) -> Iterator[onnx.GraphProto]:
         yield from attr.graphs
 
 
-def _without_identities(nodes, protected: set[str], alias: dict[str, str]) -> tuple[list, int]:
-    """The nodes without removable `Identity`s (aliases noted in `alias`), and how many."""
+def _without_identities(nodes, folder: _Folder, shapes) -> tuple[list, int]:
+    """The nodes without removable `Identity`s and no-op `Cast`s (aliases noted in
+    `folder.alias`), and how many went."""
     kept = []
     for node in nodes:
-        if node.op_type == "Identity" and node.domain in ("", "ai.onnx"):
-            out = node.output[0]
-            if out not in protected:
-                alias[out] = alias.get(node.input[0], node.input[0])
-                continue
+        out = node.output[0] if node.output else ""
+        if _is_identity(node, shapes) and out not in folder.protected:
+            folder.alias[out] = _resolve(node.input[0], folder.alias)
+            continue
         kept.append(node)
     return kept, len(nodes) - len(kept)
+
+
+def _is_identity(node: onnx.NodeProto, shapes: Mapping[str, Any]) -> bool:
+    if node.domain not in ("", "ai.onnx") or len(node.output) != 1:
+        return False
+    if node.op_type == "Identity":
+        return True
+    if node.op_type != "Cast":
+        return False
+    to = next((a.i for a in node.attribute if a.name == "to"), None)
+    dtype = (shapes.get(node.input[0]) or (None, None))[1]
+    return to is not None and dtype is not None and _dtype_name(to) == dtype
+
+
+def _dtype_name(code: int) -> str | None:
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(code).name
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _without_repeats(nodes, protected: set[str], alias: dict[str, str]) -> tuple[list, int]:
+    """Common subexpressions: a node equal to an earlier one (op, attributes, inputs)
+    goes; its outputs become aliases of the earlier node's."""
+    seen: dict[tuple, onnx.NodeProto] = {}
+    kept = []
+    for node in nodes:
+        node = _renamed(node, alias)
+        key = (_scope(node), node.domain, node.op_type, tuple(node.input), _attributes_key(node))
+        first = seen.get(key)
+        repeat = first is not None and len(first.output) == len(node.output)
+        if repeat and node.op_type not in _NEVER and not set(node.output) & protected:
+            for mine, theirs in zip(node.output, first.output, strict=True):
+                if mine:
+                    alias[mine] = theirs
+            continue
+        seen.setdefault(key, node)
+        kept.append(node)
+    return kept, len(nodes) - len(kept)
+
+
+def _scope(node: onnx.NodeProto) -> str:
+    """The node's module scope (its name up to the last `/`, or the dynamo exporter's
+    name scopes): repeats merge only inside one scope, so that repeated blocks (the
+    layers of an encoder) stay alike and the summary still collapses them."""
+    for prop in node.metadata_props:
+        if prop.key == "pkg.torch.onnx.name_scopes":
+            return prop.value.rsplit(",", 1)[0]
+    return node.name.rsplit("/", 1)[0] if "/" in node.name else ""
+
+
+def _attributes_key(node: onnx.NodeProto) -> bytes | None:
+    """The attributes' bytes; None (never equal) for nodes with subgraphs."""
+    if any(a.type in (a.GRAPH, a.GRAPHS) for a in node.attribute):
+        return id(node).to_bytes(8, "little")
+    return b"".join(a.SerializeToString() for a in sorted(node.attribute, key=lambda a: a.name))
 
 
 def _deduplicate(folder: _Folder) -> None:
