@@ -174,3 +174,32 @@ def test_import_report_gives_nodes_before_and_after():
     counts = graph.meta["onnx_simplified"]
     line = f"ONNX nodes: {counts['nodes_before']} → {counts['nodes_after']}"
     assert line in mapping_report(graph, state)
+
+
+def test_static_entries_of_a_symbolic_shape_fold_and_repeats_merge():
+    """Shape(x)[1] is 4 although the batch is symbolic; two equal Relus of one scope
+    become one; a Cast of a float to float goes."""
+    c = numpy_helper.from_array
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="/m/Shape"),
+        helper.make_node("Constant", [], ["one"], value=c(np.array(1, np.int64))),
+        helper.make_node("Gather", ["s", "one"], ["width"], axis=0, name="/m/Gather"),
+        helper.make_node("Constant", [], ["axes"], value=c(np.array([0], np.int64))),
+        helper.make_node("Unsqueeze", ["width", "axes"], ["w1"], name="/m/Unsqueeze"),
+        helper.make_node("Constant", [], ["minus"], value=c(np.array([-1], np.int64))),
+        helper.make_node("Concat", ["minus", "w1"], ["shape"], axis=0, name="/m/Concat"),
+        helper.make_node("Cast", ["x"], ["xf"], to=F, name="/m/Cast"),
+        helper.make_node("Relu", ["xf"], ["r0"], name="/m/Relu"),
+        helper.make_node("Relu", ["xf"], ["r1"], name="/m/Relu_1"),
+        helper.make_node("Add", ["r0", "r1"], ["sum"], name="/m/Add"),
+        helper.make_node("Reshape", ["sum", "shape"], ["y"], name="/m/Reshape"),
+    ]
+    x = helper.make_tensor_value_info("x", F, ["batch", 4])
+    proto = _model(nodes, [x], [helper.make_tensor_value_info("y", F, ["batch", 4])])
+    graph, state = ax.import_onnx(proto)
+    counts = graph.meta["onnx_simplified"]
+    assert counts["repeated"] == 1 and counts["identities"] == 1
+    assert counts["nodes_after"] == 3  # Relu, Add, Reshape with a constant shape
+    for batch in (1, 5):
+        feeds = {"x": np.random.default_rng(batch).standard_normal((batch, 4)).astype("f")}
+        _check_against_reference(proto, graph, state, feeds)
