@@ -405,3 +405,12 @@ def test_matmul_nbits_float16(one_node):
     )
     inputs = {"a": _normal(3, K).astype(np.float16)}
     _check(one_node, node, inputs, constants, rtol=2e-3, atol=2e-2)
+
+
+@pytest.mark.parametrize("zero_points", ["none", "uint8", "float"])
+def test_matmul_nbits_2_bits(one_node, zero_points):
+    N, K = 16, 96  # 3 blocks: packed zero points pad the row's last byte
+    constants = _nbits_weights(N, K, 2, 32, zero_points)
+    names = ["a", "B", "scales"] + (["zp"] if zero_points != "none" else [])
+    node = oh.make_node("MatMulNBits", names, ["y"], domain=MS, K=K, N=N, bits=2, block_size=32)
+    _check(one_node, node, {"a": _normal(3, K)}, constants)
