@@ -87,6 +87,7 @@ from axonnx.builders.recurrent import (
 from axonnx.compiler import init
 from axonnx.converters import export_onnx, import_onnx, validate
 from axonnx.converters.export_function import export_function
+from axonnx.converters.export_grad import export_grad
 from axonnx.engine import build, predict
 from axonnx.errors import (
     AxonnxError,
@@ -151,6 +152,7 @@ __all__ = [
     "embedding",
     "exp",
     "export_function",
+    "export_grad",
     "export_onnx",
     "feature_alpha_dropout",
     "flatten",

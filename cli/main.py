@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from axonnx.cli.grad_cmd import make_grad_command
 from axonnx.errors import AxonnxError
 
 __all__ = ["main"]
@@ -73,6 +74,9 @@ def _load_any(path: str, dims: dict[str, int]):
     if Path(path).suffix == ".onnx":
         return ax.import_onnx(path, dims=dims)
     return ax.load(path)
+
+
+main.add_command(make_grad_command(handles_errors, _parse_dims))
 
 
 _DEPTH_HELP = "Scope levels to show (default: as many as fit the terminal)."

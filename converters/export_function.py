@@ -119,12 +119,15 @@ def write_function(
     closed = jax.make_jaxpr(fn)(*structs)
     writer = Writer(opset or newest, None, ModelState({}, {}))
     names = []
-    for argument in arguments:
+    for argument, var in zip(arguments, closed.jaxpr.invars):
         if argument.initializer:
-            names.append(writer.initializer(argument.name, np.asarray(argument.value)))
+            name = writer.initializer(argument.name, np.asarray(argument.value))
         else:
             writer.taken.add(argument.name)
-            names.append(argument.name)
+            name = argument.name
+        if np.dtype(_struct(argument.value).dtype) != np.dtype(var.aval.dtype):  # int64 → int32
+            name = writer.op("Cast", [name], to=elem(var.aval.dtype))[0]
+        names.append(name)
     produced = Tracer(writer, where, dims).run(closed.jaxpr, closed.consts, names)
     if len(produced) != len(output_names):
         raise InvalidModelError(
@@ -136,11 +139,24 @@ def write_function(
         writer.op("Identity", [value], [out])
         outputs.append(_info(out, aval, symbols))
     inputs = [_info(a.name, s, symbols) for a, s in zip(arguments, structs) if not a.initializer]
-    graph = helper.make_graph(writer.nodes, "axonnx", inputs, outputs, writer.initializers)
+    used = _used_names(writer.nodes)
+    kept = [t for t in writer.initializers if t.name in used]
+    graph = helper.make_graph(writer.nodes, "axonnx", inputs, outputs, kept)
     opsets = [helper.make_opsetid("", writer.opset)]
     return helper.make_model(
         graph, opset_imports=opsets, ir_version=ir_version, producer_name="axonnx"
     )
+
+
+def _used_names(nodes) -> set[str]:
+    """Every value name the nodes read, subgraphs included."""
+    used = set()
+    for node in nodes:
+        used.update(node.input)
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                used |= _used_names(attribute.g.node)
+    return used
 
 
 def _abstract(arguments: Sequence[Argument], dynamic_axes: DynamicAxes, where: str):

@@ -21,3 +21,17 @@ def _call(t: Tracer, eqn, args: list[str]) -> list[str]:
 @rule("optimization_barrier", "device_put", onnx="Identity of each operand")
 def _identities(t: Tracer, eqn, args: list[str]) -> list[str]:
     return [t.op("Identity", [a]) for a in args]
+
+
+@rule("sharding_constraint", onnx="Identity (one device)")
+def _sharding(t: Tracer, eqn, args: list[str]) -> str:
+    return t.op("Identity", args)
+
+
+@rule("custom_linear_solve", onnx="its `solve` jaxpr, written in place")
+def _linear_solve(t: Tracer, eqn, args: list[str]) -> list[str]:
+    lengths, jaxprs = eqn.params["const_lengths"], eqn.params["jaxprs"]
+    start = lengths.matvec + lengths.vecmat
+    consts = args[start : start + lengths.solve]
+    b = args[sum(lengths) :]
+    return t.run_closed(jaxprs.solve, consts + b)

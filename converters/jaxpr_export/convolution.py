@@ -21,7 +21,7 @@ def _permute(t: Tracer, x: str, perm: list[int]) -> str:
 def _conv(t: Tracer, eqn, args: list[str]) -> str:
     p = eqn.params
     lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
-    lhs_shape = t.static(eqn.invars[0].aval, "conv_general_dilated")
+    lhs_shape = tuple(eqn.invars[0].aval.shape)
     x = _permute(t, args[0], list(lhs_spec))
     kernel = _permute(t, args[1], list(rhs_spec))
     shape = tuple(lhs_shape[a] for a in lhs_spec)
@@ -35,6 +35,7 @@ def _conv(t: Tracer, eqn, args: list[str]) -> str:
     groups = int(p["feature_group_count"])
     batch_groups = int(p["batch_group_count"])
     if batch_groups > 1:
+        t.static(eqn.invars[0].aval, "conv_general_dilated with batch groups")
         x = _batch_groups_to_features(t, x, shape, batch_groups)
         groups = batch_groups
     if eqn.invars[0].aval.dtype != eqn.invars[1].aval.dtype:

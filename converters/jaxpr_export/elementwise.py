@@ -234,3 +234,25 @@ def _select_n(t: Tracer, eqn, args: list[str]) -> str:
 def _clamp(t: Tracer, eqn, args: list[str]) -> str:
     low, x, high = args
     return t.op("Max", [t.op("Min", [x, high]), low])
+
+
+def _logical_shift(t: Tracer, eqn, x: str, y: str, direction: str) -> str:
+    dtype = np.dtype(eqn.invars[0].aval.dtype)
+    unsigned = np.dtype(f"uint{dtype.itemsize * 8}")
+    shifted = t.op("BitShift", [t.cast(x, unsigned), t.cast(y, unsigned)], direction=direction)
+    return t.cast(shifted, dtype)
+
+
+@rule("shift_left", "shift_right_logical", onnx="BitShift on the unsigned reinterpretation")
+def _shift(t: Tracer, eqn, args: list[str]) -> str:
+    direction = "LEFT" if eqn.primitive.name == "shift_left" else "RIGHT"
+    return _logical_shift(t, eqn, *args, direction)
+
+
+@rule("shift_right_arithmetic", onnx="BitShift RIGHT, with ones shifted in for negatives")
+def _shift_arithmetic(t: Tracer, eqn, args: list[str]) -> str:
+    x, y = args
+    plain = _logical_shift(t, eqn, x, y, "RIGHT")
+    flipped = t.op("BitwiseNot", [_logical_shift(t, eqn, t.op("BitwiseNot", [x]), y, "RIGHT")])
+    negative = t.op("Less", [x, t.const(0, eqn.invars[0].aval.dtype)])
+    return t.op("Where", [negative, flipped, plain])

@@ -79,7 +79,11 @@ def _gather(t: Tracer, eqn, args: list[str]) -> str:
     if valid is None:
         return out
     mask = t.op("Unsqueeze", [valid, t.ints(dn.offset_dims)]) if dn.offset_dims else valid
-    return t.op("Where", [mask, out, t.const(_fill(eqn), eqn.outvars[0].aval.dtype, "fill")])
+    dtype = np.dtype(eqn.outvars[0].aval.dtype)
+    if dtype == np.bool_:  # onnxruntime has no boolean Where
+        fill = t.const(_fill(eqn), np.int32, "fill")
+        return t.cast(t.op("Where", [mask, t.cast(out, np.int32), fill]), np.bool_)
+    return t.op("Where", [mask, out, t.const(_fill(eqn), dtype, "fill")])
 
 
 def _to_output_layout(t: Tracer, out: str, nb: int, offset_dims: tuple) -> str:

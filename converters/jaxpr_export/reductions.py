@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.errors import UnsupportedOpError
 
 _REDUCE = {
     "reduce_sum": "ReduceSum",
@@ -43,3 +44,26 @@ def _argmax(t: Tracer, eqn, args: list[str]) -> str:
     (axis,) = eqn.params["axes"]
     index = t.op(op_type, args, axis=int(axis), keepdims=0)
     return t.cast(index, eqn.params["index_dtype"])
+
+
+_MONOIDS = {"add": "ReduceSum", "mul": "ReduceProd", "max": "ReduceMax", "min": "ReduceMin"}
+_COMBINE = {"add": "Add", "mul": "Mul", "max": "Max", "min": "Min"}
+
+
+@rule("reduce", onnx="ReduceSum/Prod/Max/Min per operand when each output is add/mul/max/min")
+def _reduce_generic(t: Tracer, eqn, args: list[str]) -> list[str]:
+    inner = eqn.params["jaxpr"]
+    jaxpr = getattr(inner, "jaxpr", inner)
+    n = len(args) // 2
+    producers = {id(v): e for e in jaxpr.eqns for v in e.outvars}
+    axes = [int(a) for a in eqn.params["dimensions"]]
+    results = []
+    for k, out in enumerate(jaxpr.outvars):
+        e = producers.get(id(out))
+        operands = {id(v) for v in e.invars} if e is not None else set()
+        wanted = {id(jaxpr.invars[k]), id(jaxpr.invars[k + n])}
+        if e is None or e.primitive.name not in _MONOIDS or operands != wanted:
+            raise UnsupportedOpError(f"{t.where}: reduce whose computation is not add/mul/max/min")
+        reduced = t.w.reduce(_MONOIDS[e.primitive.name], args[k], axes, keepdims=False)
+        results.append(t.op(_COMBINE[e.primitive.name], [reduced, args[k + n]]))
+    return results

@@ -109,6 +109,7 @@ class Tracer:
     def shape(self, dims: tuple, reshape: bool = False) -> str:
         """A 1-D int64 shape tensor; symbolic dimensions come from the inputs' `Shape`
         (or, for one reshape dimension, -1)."""
+        dims = tuple(int(d) if isinstance(d, np.integer) else d for d in dims)
         if all(isinstance(d, int) for d in dims):
             return self.w.constant(np.array(dims, np.int64), "shape")
         symbolic = [d for d in dims if not isinstance(d, int)]

@@ -368,5 +368,27 @@ CASES = {
         lambda x: (lax.empty((2, 3), jnp.float32) * 0.0 + x.sum(), jax.grad(_cond_sum)(x)),
         lambda n: (normal(n),),
     ),
+    "shifts": _pair(
+        lambda x, y: (
+            lax.shift_left(x, y),
+            lax.shift_right_logical(x, y),
+            lax.shift_right_arithmetic(x, y),
+        ),
+        lambda n: (ints(2, n, high=1000), RNG.integers(0, 8, (2, n)).astype(np.int32)),
+    ),
+    "reduce_generic": _pair(
+        lambda x, y: lax.reduce((x, y), (0.0, 1.0), lambda a, b: (a[0] + b[0], a[1] * b[1]), (0,)),
+        lambda n: (normal(3, n), positive(3, n)),
+    ),
+    "linear_solve": _pair(
+        lambda b: lax.custom_linear_solve(lambda x: 2.0 * x, b, lambda f, y: y / 2.0),
+        lambda n: (normal(n),),
+    ),
+    "sharding_constraint": _unary(
+        lambda x: (
+            lax.with_sharding_constraint(x, jax.sharding.SingleDeviceSharding(jax.devices()[0]))
+            + 1.0
+        )
+    ),
     "checkpoint": _pair(jax.checkpoint(lambda x: jnp.sin(x) * x), lambda n: (normal(2, n),)),
 }

@@ -1,0 +1,45 @@
+"""Slow: ax.export_grad on ResNet-50 and ViT-base exported by PyTorch's TorchScript
+exporter (random weights), by their image input. Build the models first with
+`make_grad_zoo.py` (needs torch): the folder is $AXONNX_GRAD_ZOO or /tmp/axonnx_grad_zoo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+import onnx
+import pytest
+
+import axonnx as ax
+from tests.converters.jaxpr_export.test_export_grad import directional_fd, named, session
+
+ZOO = Path(os.environ.get("AXONNX_GRAD_ZOO", "/tmp/axonnx_grad_zoo"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "output", "h"), [("resnet50", "logits", 3e-4), ("vit_base", "pooled", 1e-3)]
+)
+def test_image_gradient_of_a_big_model(name, output, h):
+    path = ZOO / f"{name}.onnx"
+    if not path.exists():
+        pytest.skip(f"no {path}: run make_grad_zoo.py {ZOO} (needs torch)")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 3, 224, 224)).astype(np.float32)
+    proto = ax.export_grad(path, wrt="pixel_values", of=output)
+    onnx.checker.check_model(proto)
+    got = named(session(proto), {"pixel_values": x})["grad_pixel_values"]
+    graph, state = ax.import_onnx(path)
+    _, predict_fn = ax.build(graph)
+    want = jax.grad(lambda v: predict_fn(state, {"pixel_values": v})[output].sum())(x)
+    error = np.abs(got - want).max() / np.abs(want).max()
+    print(f"{name}: max |ort - jax.grad| / max |jax.grad| = {error:.2e}")
+    assert error <= 1e-4
+    for _ in range(3):
+        d = rng.standard_normal(x.shape).astype(np.float32)
+        fd = directional_fd(path, {"pixel_values": x}, output, "pixel_values", d, h)
+        analytic = float((got.astype(np.float64) * d).sum())
+        print(f"{name}: finite difference {fd:.6g}, gradient {analytic:.6g}")
+        assert abs(fd - analytic) <= 2e-2 * abs(analytic)
