@@ -33,7 +33,7 @@ FUNCTIONAL = (
     "axonnx.losses",
     "axonnx.metrics",
 )
-FUNCTIONAL_MAY_IMPORT = ("axonnx.errors",)
+FUNCTIONAL_MAY_IMPORT = ("axonnx.errors", "axonnx.lookup")
 FACADES = ("axonnx", "axonnx.testing")
 """The root package and `axonnx.testing` re-export the whole public API (converters
 included): they stand above every layer, so their own imports may point anywhere."""
