@@ -9,6 +9,7 @@ has it. A primitive without a mapping raises `UnsupportedOpError` naming it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -20,7 +21,7 @@ from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
 from axonnx.ops import get_op
 
-__all__ = ["PRIMITIVES"]
+__all__ = ["PRIMITIVES", "write_traced"]
 
 
 @exporter("layer:")
@@ -28,18 +29,31 @@ def _layer(w: Writer, node: Node, inputs: list, params: dict) -> Any:
     """ONNX: custom `ax.layer` functions: traced to a jaxpr, each primitive mapped.
 
     Trace the layer's function on its inputs' shapes and write the jaxpr."""
+    return write_traced(w, node, inputs, get_op(node.op).fn, params)
+
+
+def write_traced(w: Writer, node: Node, inputs: list, fn: Callable, params: dict) -> Any:
+    """Write `fn(*inputs, *params, **node.options)` traced to a jaxpr (the parameters
+    as initializers, in the node's parameter order); returns its outputs' names."""
     where = w.plan.where(node)
     structs, dims = _abstract_inputs(node, inputs, where)
-    fn = get_op(node.op).fn
+    ordered = [params[spec.name] for spec in node.params if spec.name in params]
+    structs += [jax.ShapeDtypeStruct(p.value.shape, p.value.dtype) for p in ordered]
+    names = list(inputs) + [w.param(p) for p in ordered]
     options = dict(node.options)
     closed = jax.make_jaxpr(lambda *xs: fn(*xs, **options))(*structs)
-    flat = Tracer(w, where, dims).run(closed.jaxpr, closed.consts, inputs)
+    flat = Tracer(w, where, dims).run(closed.jaxpr, closed.consts, names)
     out_tree = jax.tree_util.tree_structure(
         jax.eval_shape(lambda *xs: fn(*xs, **options), *structs)
     )
     flat = [w.op("Identity", [n], name=layer_name(w, node))[0] for n in flat]
-    result = jax.tree_util.tree_unflatten(out_tree, flat)
-    return list(result) if isinstance(result, tuple) else result
+    return _lists(jax.tree_util.tree_unflatten(out_tree, flat))
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_lists(v) for v in value]
+    return value
 
 
 def _abstract_inputs(node: Node, inputs: list, where: str):

@@ -8,6 +8,7 @@ import numpy as np
 import onnx
 
 import axonnx.builders.recurrent  # noqa: F401  (registers the layer ops emitted on import)
+from axonnx.converters.export_jaxpr import write_traced
 from axonnx.converters.graph_import import GraphImporter
 from axonnx.converters.layer_mapping import ImportedLayer, attrs_of, import_rule
 from axonnx.converters.layers._spatial import (
@@ -20,6 +21,7 @@ from axonnx.converters.onnx_writer import (
     layer_name,
 )
 from axonnx.converters.ops._recurrent_util import DIRECTIONS
+from axonnx.layers import conv_lstm as conv_lstm_fn
 from axonnx.node import Node
 
 __all__ = ["GATE_ACTIVATIONS"]
@@ -209,10 +211,5 @@ def _recurrent(w: Writer, node: Node, inputs: list, params: dict[str, Param]) ->
 
 @exporter("conv_lstm")
 def _conv_lstm(w: Writer, node: Node, inputs: list, params: dict) -> list:
-    """ONNX: not exported: UnsupportedOpError."""
-    raise unsupported(
-        w,
-        node,
-        "ONNX has no ConvLSTM op and conv_lstm is not decomposed; replace the layer "
-        "(e.g. by conv + lstm) before exporting",
-    )
+    """ONNX: Loop over time (the functional layer traced: a Conv per gate input, Sigmoid/Tanh)."""
+    return write_traced(w, node, inputs, conv_lstm_fn, params)

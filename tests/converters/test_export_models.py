@@ -160,10 +160,11 @@ def test_unmapped_primitive_names_it_and_the_layer():
         ax.export_onnx(model, ax.init(model))
 
 
-def test_conv_lstm_is_a_clear_error():
-    seq, _ = ax.input("x", shape=(None, 3, 6, 6, 2)).conv_lstm(4, 3)
-    with pytest.raises(ax.UnsupportedOpError, match="conv_lstm"):
-        ax.export_onnx(seq, check.random_state(seq))
+def test_conv_lstm_exports_as_a_loop():
+    seq, (h, c) = ax.input("x", shape=(None, 3, 6, 6, 2)).conv_lstm(4, 3, strides=2)
+    model = ax.container({"seq": seq, "h": h, "c": c})
+    proto = check.check_export(model, check.random_state(model))
+    assert "Loop" in {n.op_type for n in proto.graph.node}
 
 
 def test_adaptive_pool_that_does_not_divide_is_a_clear_error():
