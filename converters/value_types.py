@@ -39,7 +39,7 @@ def infer_value_types(proto: onnx.ModelProto, dims: Mapping[str, int]) -> dict[s
     light = helper.make_graph(
         list(graph.node),
         graph.name,
-        [*graph.input, *typed],
+        [*(_bound(v, dims) for v in graph.input), *typed],
         list(graph.output),
         small,
         value_info=list(graph.value_info),
@@ -53,6 +53,21 @@ def infer_value_types(proto: onnx.ModelProto, dims: Mapping[str, int]) -> dict[s
         inferred = model
     values = [*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input]
     return {v.name: value_type(v, dims) for v in values if v.type.HasField("tensor_type")}
+
+
+def _bound(value: onnx.ValueInfoProto, dims: Mapping[str, int]) -> onnx.ValueInfoProto:
+    """`value` with the symbolic dimensions `dims` binds made fixed, so that inference
+    carries the sizes through (not only the dims that keep their names)."""
+    tensor = value.type.tensor_type
+    named = [d for d in tensor.shape.dim if d.HasField("dim_param") and d.dim_param in dims]
+    if not named:
+        return value
+    copy = onnx.ValueInfoProto()
+    copy.CopyFrom(value)
+    for dim in copy.type.tensor_type.shape.dim:
+        if dim.HasField("dim_param") and dim.dim_param in dims:
+            dim.dim_value = int(dims[dim.dim_param])
+    return copy
 
 
 def _nbytes(tensor: onnx.TensorProto) -> int:

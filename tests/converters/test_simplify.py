@@ -203,3 +203,22 @@ def test_static_entries_of_a_symbolic_shape_fold_and_repeats_merge():
     for batch in (1, 5):
         feeds = {"x": np.random.default_rng(batch).standard_normal((batch, 4)).astype("f")}
         _check_against_reference(proto, graph, state, feeds)
+
+
+def test_bound_dims_fold_more_of_bert_and_still_match():
+    path = MODELS / "bert_tiny_torchscript.onnx"
+    free, _ = ax.import_onnx(path)
+    graph, state = ax.import_onnx(path, dims={"batch": 2, "sequence": 7})
+    assert (
+        graph.meta["onnx_simplified"]["nodes_after"] < free.meta["onnx_simplified"]["nodes_after"]
+    )
+    rng = np.random.default_rng(3)
+    feeds = {
+        "input_ids": rng.integers(0, 1000, (2, 7)),
+        "attention_mask": rng.integers(0, 2, (2, 7)),
+        "token_type_ids": rng.integers(0, 2, (2, 7)),
+    }
+    expected = _session(str(path)).run(None, feeds)
+    got = ax.predict(graph, state, feeds)
+    for name, e in zip(("last_hidden_state", "pooler_output"), expected, strict=True):
+        np.testing.assert_allclose(np.asarray(got[name]), e, rtol=1e-4, atol=1e-5)
