@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from axonnx.converters import export_jaxpr, layers
+from axonnx.converters import export_jaxpr, layers, standard_forms
 from axonnx.converters.export_attributes import node_attributes, several_outputs, trim_inputs
 from axonnx.converters.onnx_writer import (
     EXPORTERS,
@@ -79,6 +79,7 @@ def export_onnx(
     dynamic: bool = True,
     external_data: bool | None = None,
     static_batch: int | None = None,
+    standard_only: bool = False,
 ) -> onnx.ModelProto:
     """Export `model` with the values in `state` as an ONNX model.
 
@@ -93,15 +94,21 @@ def export_onnx(
         external_data: store weights next to the file (needed over 2 GB; the default
             decides by size).
         static_batch: a fixed batch size for `None` leading dimensions.
+        standard_only: write imported onnxruntime contrib ops (com.microsoft) in their
+            standard forms (`axonnx.converters.standard_forms`), so that the file has
+            default-domain ops only; an op without one is an `UnsupportedOpError`.
 
     >>> ax.export_onnx(model, state, "model.onnx")       # doctest: +SKIP
     """
     laid_out = plan(model)
     version, ir_version = _versions(model, opset)
-    writer = Writer(version, laid_out, state)
+    writer = Writer(version, laid_out, state, standard_only=standard_only)
     inputs, outputs = _write_graph(writer, laid_out, dynamic, static_batch)
-    graph = helper.make_graph(writer.nodes, "axonnx", inputs, outputs, writer.initializers)
-    opsets = [helper.make_opsetid("", version)] + _extra_opsets(model)
+    initializers = writer.initializers
+    if standard_only:
+        initializers = standard_forms.used_initializers(writer.nodes, initializers)
+    graph = helper.make_graph(writer.nodes, "axonnx", inputs, outputs, initializers)
+    opsets = [helper.make_opsetid("", version)] + _extra_opsets(model, standard_only)
     proto = _typed_outputs(
         helper.make_model(
             graph, opset_imports=opsets, ir_version=ir_version, producer_name="axonnx"
@@ -133,9 +140,10 @@ def _typed_outputs(proto: onnx.ModelProto) -> onnx.ModelProto:
     return proto
 
 
-def _extra_opsets(model: Node) -> list:
+def _extra_opsets(model: Node, standard_only: bool = False) -> list:
     opsets = dict(model.meta.get("onnx_opsets", {}))
-    return [helper.make_opsetid(d, v) for d, v in opsets.items() if d]
+    kept = standard_forms.STANDARD_DOMAINS if standard_only else opsets
+    return [helper.make_opsetid(d, v) for d, v in opsets.items() if d and d in kept]
 
 
 def _save(proto: onnx.ModelProto, path: Path, external_data: bool | None) -> None:
@@ -323,6 +331,9 @@ def _write_onnx_node(writer: Writer, node: Node, inputs: list) -> Any:
     attributes = {
         k: _attribute(writer, v) for k, v in node_attributes(writer, node, options, inputs).items()
     }
+    if writer.standard_only and not standard_forms.is_standard(node):
+        names = standard_forms.write_standard(writer, node, inputs, attributes)
+        return names if len(names) > 1 or several_outputs(node) else names[0]
     outputs = [writer.fresh(o) if o else "" for o in node.meta.get("outputs", [])] or 1
     names = writer.op(
         op_type,
@@ -346,7 +357,13 @@ def _attribute(writer: Writer, value: Any) -> Any:
 
 
 def _subgraph(writer: Writer, sub: Subgraph) -> onnx.GraphProto:
-    inner = Writer(writer.opset, sub.plan, ModelState({}, {}), taken=set(writer.taken))
+    inner = Writer(
+        writer.opset,
+        sub.plan,
+        ModelState({}, {}),
+        taken=set(writer.taken),
+        standard_only=writer.standard_only,
+    )
     values: dict[int, Any] = {}
     inputs = []
     for node in sub.plan.order:

@@ -75,6 +75,8 @@ class Writer:
     written: dict[str, np.ndarray] = field(default_factory=dict)
     compute: str = "float32"
     """The float dtype the layer being written computes in (its policy's, else float32)."""
+    standard_only: bool = False
+    """Write non-standard (contrib) ONNX nodes in their standard forms."""
 
     def fresh(self, hint: str) -> str:
         """A value or node name not used yet in this graph."""
