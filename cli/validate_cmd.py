@@ -32,6 +32,9 @@ def write_junit(path: str, reports: list[Report]) -> None:
             case = ElementTree.SubElement(
                 suite, "testcase", classname=report.model, name=output.name
             )
+            properties = ElementTree.SubElement(case, "properties")
+            for key in ("precision", "verdict"):  # the tolerance's dtype; ok / within one step
+                ElementTree.SubElement(properties, "property", name=key, value=getattr(output, key))
             if not output.passed:
                 failures += 1
                 failure = ElementTree.SubElement(case, "failure", message="outside tolerance")

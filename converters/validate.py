@@ -20,10 +20,11 @@ import onnx
 from axonnx.converters.error_profile import error_histogram, node_errors
 from axonnx.converters.graph_import import onnx_value_name
 from axonnx.converters.inputs import make_inputs
+from axonnx.converters.judgement import lowest_float_precision, quantization_steps
 from axonnx.converters.loading import load_model
 from axonnx.converters.onnx_import import import_onnx
 from axonnx.converters.ort_sessions import onnxruntime_session, run_options
-from axonnx.converters.report import NodeReport, Report, compare
+from axonnx.converters.report import NodeReport, OutputReport, Report, compare
 from axonnx.converters.worker import StepTimeoutError, run_in_worker
 from axonnx.engine import engine_for
 from axonnx.errors import InvalidModelError
@@ -64,7 +65,12 @@ def validate(
     Args:
         source: the ONNX model (path, bytes or `ModelProto`).
         inputs: arrays by input name; generated from the input specs when None.
-        rtol, atol: tolerances; by default per dtype (`report.default_tolerance`).
+        rtol, atol: tolerances; by default per dtype (`report.default_tolerance`), the
+            dtype being the lowest float precision the model computes in where that is
+            below the output's (an fp16 model with float32 outputs: float16). Values a
+            DequantizeLinear with a known scale made (QDQ models) also pass within one
+            quantization step (that scale): onnxruntime's fused integer kernels round
+            differently from the graph's dequantize -> float op -> quantize.
         dims: sizes of symbolic dimensions for generated inputs (`{"batch": 2}`).
         providers: onnxruntime providers, `"cpu"` and/or `"cuda"`.
         seed, int_high: generated inputs' seed and integer bound (token ids below it).
@@ -106,13 +112,27 @@ def validate(
     expected = _run_onnxruntime(proto, feed, names + wanted, providers)
     _step("axonnx")
     actual, kept = _run_axonnx(model, params, feed, bisect, fast)
-    report = Report(_label(source), bisected=bisect)
-    report.outputs = [compare(n, expected[n], actual[n], rtol, atol) for n in names]
+    precision = lowest_float_precision(proto)
+    judge = _judge(proto, rtol, atol, precision)
+    report = Report(_label(source), bisected=bisect, precision=precision)
+    report.outputs = [judge(n, expected[n], actual[n]) for n in names]
     report.histograms = {n: error_histogram(expected[n], actual[n]) for n in names}
     if bisect:
-        report.first_wrong_node = _first_wrong(proto, expected, kept, rtol, atol)
+        report.first_wrong_node = _first_wrong(proto, expected, kept, judge)
         report.node_errors = node_errors(proto, expected, kept, rtol, atol)
     return report
+
+
+def _judge(proto: onnx.ModelProto, rtol, atol, precision: str | None) -> Callable:
+    """`compare` at the model's lowest float precision, with each value's quantization
+    step where a DequantizeLinear with a known scale made it."""
+    steps = quantization_steps(proto)
+
+    def judge(name: str, expected, actual) -> OutputReport:
+        step = steps.get(name)
+        return compare(name, expected, actual, rtol, atol, precision=precision, step=step)
+
+    return judge
 
 
 def _label(source: Any) -> str:
@@ -160,14 +180,14 @@ def _run_axonnx(model: Node, params: ModelState, feed: dict, bisect: bool, fast:
     return {k: np.asarray(v) for k, v in outputs.items()}, kept
 
 
-def _first_wrong(proto, expected, kept, rtol, atol) -> NodeReport | None:
+def _first_wrong(proto, expected, kept, judge) -> NodeReport | None:
     shapes = {name: list(np.shape(v)) for name, v in {**expected, **kept}.items()}
     opset = {imp.domain: imp.version for imp in proto.opset_import}.get("", None)
     for node in proto.graph.node:
         for output in node.output:
             if output not in expected or output not in kept:
                 continue
-            result = compare(output, expected[output], kept[output], rtol, atol)
+            result = judge(output, expected[output], kept[output])
             if not result.passed:
                 inputs = [shapes.get(i) for i in node.input]
                 return NodeReport(node.name or output, node.op_type, opset, inputs, result)

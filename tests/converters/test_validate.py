@@ -148,7 +148,14 @@ def test_symbolic_dims_integer_and_boolean_inputs(tmp_path):
 def test_json_report_schema(tmp_path):
     report = ax.validate(_two_layer_model(tmp_path), bisect=True)
     document = json.loads(json.dumps(report.to_dict()))
-    assert set(document) == {"model", "passed", "bisected", "outputs", "first_wrong_node"}
+    assert set(document) == {
+        "model",
+        "passed",
+        "bisected",
+        "precision",
+        "outputs",
+        "first_wrong_node",
+    }
     assert set(document["outputs"][0]) == {
         "name",
         "expected_shape",
@@ -161,7 +168,12 @@ def test_json_report_schema(tmp_path):
         "rtol",
         "atol",
         "passed",
+        "precision",
+        "step",
+        "within_step",
+        "verdict",
     }
+    assert document["precision"] == "float32" and document["outputs"][0]["verdict"] == "ok"
     assert document["passed"] is True and document["first_wrong_node"] is None
 
 
