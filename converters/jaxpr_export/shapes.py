@@ -141,3 +141,10 @@ def _split(t: Tracer, eqn, args: list[str]) -> list[str]:
 def _empty(t: Tracer, eqn, args: list[str]) -> str:
     aval = eqn.outvars[0].aval
     return t.const(np.zeros(t.static(aval, eqn.primitive.name), aval.dtype), hint="empty")
+
+
+@rule("stack", onnx="Unsqueeze of each operand + Concat")
+def _stack(t: Tracer, eqn, args: list[str]) -> str:
+    axis = int(eqn.params["axis"])
+    parts = [t.op("Unsqueeze", [a, t.ints([axis])]) for a in args]
+    return parts[0] if len(parts) == 1 else t.op("Concat", parts, axis=axis)

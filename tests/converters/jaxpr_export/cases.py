@@ -390,5 +390,9 @@ CASES = {
             + 1.0
         )
     ),
+    "stack": _pair(
+        lambda a, b: (jnp.stack([a, b], 1), jnp.stack([a.sum()])),
+        lambda n: (normal(2, n), normal(2, n)),
+    ),
     "checkpoint": _pair(jax.checkpoint(lambda x: jnp.sin(x) * x), lambda n: (normal(2, n),)),
 }
