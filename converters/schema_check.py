@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 import onnx
 
 from axonnx.converters.op_schemas import Formal, Schema, schema_of
+from axonnx.converters.safety_graphs import node_label
 from axonnx.converters.schema_signatures import SIGNATURES
 from axonnx.converters.schema_values import Scope, has_type, typed_copy
 from axonnx.errors import InvalidModelError
@@ -88,12 +89,6 @@ def _declared_names(graph: onnx.GraphProto) -> set[str]:
         names.update(v.name for v in [*g.value_info, *g.output] if has_type(v.type))
         stack.extend(sub for node in g.node for _, sub in _subgraphs(node))
     return names
-
-
-def node_label(node: onnx.NodeProto) -> str:
-    """`node 'name' (OpType)`; an unnamed node goes by its first output."""
-    name = node.name or (node.output[0] if node.output else "")
-    return f"node {name!r} ({node.op_type})"
 
 
 def untyped_inputs(graph: onnx.GraphProto) -> list[str]:

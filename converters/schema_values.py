@@ -8,7 +8,7 @@ import math
 import onnx
 from onnx import helper
 
-from axonnx.converters.safety import tensor_bytes
+from axonnx.converters.safety_tensors import tensor_bytes
 
 __all__ = ["Scope", "Value", "has_type", "type_text", "typed_copy"]
 

@@ -14,7 +14,7 @@ import onnx
 from onnx import helper
 
 from axonnx.converters.graph_import import onnx_value_name, value_type
-from axonnx.converters.safety import tensor_bytes
+from axonnx.converters.safety_tensors import tensor_bytes
 from axonnx.graph import map_nodes
 from axonnx.node import Node
 

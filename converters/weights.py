@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 import onnx
 
 from axonnx.converters.registry import resolve
-from axonnx.converters.safety import tensor_bytes
+from axonnx.converters.safety_tensors import tensor_bytes
 
 __all__ = ["FLOATS", "count_initializers", "initializer_roles"]
 
