@@ -70,3 +70,46 @@ def test_non_max_suppression_matches_onnxruntime(seed):
     expected = ort.InferenceSession(proto.SerializeToString()).run(None, feed)[0]
     model, state = ax.import_onnx(proto)
     np.testing.assert_array_equal(np.asarray(ax.predict(model, state, feed)["selected"]), expected)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    width = max(min(a[2], b[2]) - max(a[0], b[0]), 0.0)
+    height = max(min(a[3], b[3]) - max(a[1], b[1]), 0.0)
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else float(np.array_equal(a, b))
+
+
+def _assert_same_detections(found: dict, expected: dict, score_tol: float = 1e-4) -> None:
+    """Same number of detections, scores in the same order, and each expected detection
+    matched one to one by a found one with its label, score (within `score_tol`: ties
+    may come in any order) and box (IoU >= 0.99)."""
+    assert found["scores"].shape == expected["scores"].shape
+    np.testing.assert_allclose(found["scores"], expected["scores"], atol=score_tol)
+    free = set(range(len(found["scores"])))
+    for box, score, label in zip(expected["boxes"], expected["scores"], expected["labels"]):
+        match = next(
+            (
+                j
+                for j in sorted(free, key=lambda j: abs(found["scores"][j] - score))
+                if found["labels"][j] == label
+                and abs(found["scores"][j] - score) <= score_tol
+                and _iou(found["boxes"][j], box) >= 0.99
+            ),
+            None,
+        )
+        assert match is not None, f"no match for {label} {score} {box}"
+        free.remove(match)
+
+
+def test_ssdlite_matches_onnxruntime():
+    path = DETECTORS / "ssdlite_tiny.onnx"
+    session = ort.InferenceSession(str(path))
+    model, state = ax.import_onnx(path)
+    for seed in range(2):
+        image = np.random.default_rng(seed).random((3, 320, 320), dtype=np.float32)
+        names = [o.name for o in session.get_outputs()]
+        expected = dict(zip(names, session.run(None, {"image": image}), strict=True))
+        found = {k: np.asarray(v) for k, v in ax.predict(model, state, {"image": image}).items()}
+        assert np.ptp(expected["scores"]) > 0.05 and len(np.unique(expected["labels"])) > 1
+        _assert_same_detections(found, expected)
