@@ -97,7 +97,8 @@ def _repeat_heads(c: Call, x: str, groups: int) -> str:
     wide = c.unsqueeze(x, [2])
     target = c.op("Concat", c.dims(x, 0, 2), c.ints([groups]), c.dims(x, 2, 4), axis=0)
     expanded = c.op("Expand", wide, target)
-    return c.op("Reshape", expanded, c.ints([0, -1, 0, 0], "repeat_shape"))
+    merged = c.op("Concat", c.dims(x, 0, 1), c.ints([-1]), c.dims(x, 2, 4), axis=0)
+    return c.op("Reshape", expanded, merged)
 
 
 # ---------------------------------------------------------------- Attention
