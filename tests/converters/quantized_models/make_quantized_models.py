@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +82,9 @@ def fp16_model(model: torch.nn.Module, path: Path, size: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
         fp32 = Path(folder) / "fp32.onnx"
         _export(model, fp32, size)
-        half = convert_float_to_float16(onnx.load(fp32), keep_io_types=True)
+        with warnings.catch_warnings():  # it warns for each weight below float16's range
+            warnings.simplefilter("ignore", UserWarning)
+            half = convert_float_to_float16(onnx.load(fp32), keep_io_types=True)
         onnx.save(half, path)
 
 
