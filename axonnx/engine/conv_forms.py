@@ -1,13 +1,27 @@
 """Formulations of a 2-D convolution for XLA, chosen per shape at compile time.
 
-The engine runs an imported channels-first (NCHW) convolution as `conv_hwio`: NHWC
-data with the kernel stored as HWIO (transposed once, outside the compiled function),
-because XLA's CPU convolution is 1.3–2.7× faster in that layout. Inside, the shape
-picks the form: a pointwise convolution is a matmul, one with few products per
-output is a sum of shifted slices, the rest is XLA's convolution.
+The engine runs an imported channels-first (NCHW) convolution as `conv_hwio`, with
+its kernel stored as HWIO (transposed once, outside the compiled function). The
+shape class picks the form (`choose_form`), each measured against XLA's own
+convolution with `benchmarks/conv_shapes.py` (table in docs/performance.md):
+
+- `matmul`: pointwise (1×1, one group): a strided slice if strided, then one matmul
+  over the channels, on NCHW data (no transposes).
+- `depthwise`: one input channel per group (depthwise, or a channel multiplier m):
+  Σ over the kH·kW taps of a strided window × a per-channel weight, on NCHW data.
+  XLA's CPU convolution is 10–300× slower on these.
+- `grouped`: other grouped convolutions (ResNeXt): per tap, one matmul batched over
+  the groups, on NCHW data; XLA's convolution wins only on small images at batch > 1.
+- `taps`: a dense convolution with few products per output (stems on 1–3 channels):
+  Σ over taps and input channels of shifted slices, in NHWC.
+- `xla`: everything else (dense 3×3, strided, dilated), XLA's convolution in NHWC,
+  which is 1.3–2.7× faster than in NCHW.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import jax
 import jax.numpy as jnp
@@ -17,7 +31,18 @@ from jax import lax
 from axonnx.layers._spatial import add_channel_bias, resolve_padding, same_totals
 from axonnx.ops import register_op
 
-__all__ = ["CONV_HWIO", "ENTRIES_LIMIT", "TAPS_LIMIT", "conv_hwio", "few_taps"]
+__all__ = [
+    "CONV_HWIO",
+    "ENTRIES_LIMIT",
+    "FORMS",
+    "GROUPED_XLA_SPATIAL",
+    "TAPS_LIMIT",
+    "applicable",
+    "choose_form",
+    "conv_hwio",
+    "few_taps",
+    "forced_form",
+]
 
 CONV_HWIO = "engine::conv_hwio"
 _NHWC = lax.ConvDimensionNumbers((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
@@ -28,6 +53,26 @@ _NHWC = lax.ConvDimensionNumbers((0, 3, 1, 2), (3, 2, 0, 1), (0, 3, 1, 2))
 # 8→16 3×3 (72 products) 68 → 91, 4→64 3×3 (2304 entries) 731 → 877.
 TAPS_LIMIT = 36
 ENTRIES_LIMIT = 2048
+# A grouped convolution (C/groups > 1) at batch > 1 runs as XLA's convolution when its
+# output has fewer than this many positions (H'·W'). Best of runs, ms, batch 8,
+# grouped → XLA: ResNeXt 512 g32 at 14²: 239 → 108; 64 g4 at 28²: 75 → 44; but 128 g32
+# at 56²: 846 → 2685. At batch 1 the grouped form wins on all four (2.2–8.4 vs 3.0–156).
+GROUPED_XLA_SPATIAL = 56 * 56
+
+_forced: list[str] = []
+
+
+@contextlib.contextmanager
+def forced_form(form: str) -> Iterator[None]:
+    """Within the block, convolutions traced (compiled) run as `form` (a key of `FORMS`)
+    wherever it applies: to time or test one form. Compiled functions keep their form."""
+    if form not in FORMS:
+        raise ValueError(f"forced_form: expected one of {sorted(FORMS)}, got {form!r}")
+    _forced.append(form)
+    try:
+        yield
+    finally:
+        _forced.pop()
 
 
 def conv_hwio(
@@ -41,23 +86,45 @@ def conv_hwio(
     feature_group_count: int = 1,
 ) -> jax.Array:
     """ONNX `Conv` on `x` (N, C, H, W) with `kernel` (kH, kW, C // groups, O): the
-    result (N, O, H', W') equals `conv(x, kernel.transpose(3, 2, 0, 1), channels="first")`
-    but is computed in NHWC."""
-    y = jnp.transpose(x, (0, 2, 3, 1))
-    totals = same_totals(y.shape[1:3], kernel.shape[:2], strides, kernel_dilation)
-    pads = resolve_padding(padding, totals)
+    result (N, O, H', W') equals `conv(x, kernel.transpose(3, 2, 0, 1), channels="first")`;
+    the form its shape picks runs on NCHW data or on NHWC data between two transposes."""
+    strides, dilation = tuple(strides), tuple(kernel_dilation)
+    groups = feature_group_count
+    pads = resolve_padding(padding, same_totals(x.shape[2:], kernel.shape[:2], strides, dilation))
     dtype = jnp.result_type(x, kernel)
-    y, kernel = y.astype(dtype), kernel.astype(dtype)
-    pointwise = kernel.shape[:2] == (1, 1) and tuple(strides) == (1, 1) and feature_group_count == 1
-    if pointwise and all(p == (0, 0) for p in pads):
-        y = jnp.matmul(y, kernel[0, 0])
-    elif few_taps(kernel.shape):
-        y = _conv_taps(y, kernel, strides, pads, kernel_dilation, feature_group_count)
-    else:
-        y = lax.conv_general_dilated(
-            y, kernel, strides, pads, (1, 1), kernel_dilation, _NHWC, feature_group_count
-        )
+    x, kernel = x.astype(dtype), kernel.astype(dtype)
+    fn, layout = FORMS[choose_form(x.shape, kernel.shape, strides, pads, dilation, groups)]
+    if layout == "nchw":
+        return add_channel_bias(fn(x, kernel, strides, pads, dilation, groups), bias, "first")
+    y = fn(jnp.transpose(x, (0, 2, 3, 1)), kernel, strides, pads, dilation, groups)
     return jnp.transpose(add_channel_bias(y, bias, "last"), (0, 3, 1, 2))
+
+
+def applicable(form: str, kernel_shape: tuple[int, ...], groups: int) -> bool:
+    """Whether `form` computes a (kH, kW, C/groups, O) convolution with `groups` groups."""
+    kh, kw, per_group, _ = kernel_shape
+    if form == "matmul":
+        return (kh, kw) == (1, 1) and groups == 1
+    if form == "depthwise":
+        return per_group == 1 and groups > 1
+    if form == "grouped":
+        return groups > 1
+    return True
+
+
+def choose_form(x_shape, kernel_shape, strides, pads, dilation, groups: int) -> str:
+    """The form (a key of `FORMS`) for NCHW input `x_shape` and HWIO `kernel_shape`."""
+    if _forced and applicable(_forced[-1], kernel_shape, groups):
+        return _forced[-1]
+    if applicable("matmul", kernel_shape, groups):
+        return "matmul"
+    if applicable("depthwise", kernel_shape, groups):
+        return "depthwise"
+    if groups > 1:
+        rows, cols = _output_hw(x_shape[2:], kernel_shape[:2], strides, pads, dilation)
+        small = rows * cols < GROUPED_XLA_SPATIAL
+        return "xla" if x_shape[0] > 1 and small else "grouped"
+    return "taps" if few_taps(kernel_shape) else "xla"
 
 
 def few_taps(kernel_shape: tuple[int, ...]) -> bool:
@@ -67,26 +134,91 @@ def few_taps(kernel_shape: tuple[int, ...]) -> bool:
     return kh * kw > 1 and products <= TAPS_LIMIT and int(np.prod(kernel_shape)) <= ENTRIES_LIMIT
 
 
-def _conv_taps(y, kernel, strides, pads, dilation, groups: int) -> jax.Array:
-    """NHWC convolution as Σ over kernel taps of (strided input slice × kernel row)."""
-    kh, kw, per_group, out = kernel.shape
-    y = lax.pad(y, jnp.zeros((), y.dtype), [(0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)])
-    n, height, width, channels = y.shape
-    rows = (height - (kh - 1) * dilation[0] - 1) // strides[0] + 1
-    cols = (width - (kw - 1) * dilation[1] - 1) // strides[1] + 1
+def _output_hw(hw, kernel_hw, strides, pads, dilation) -> tuple[int, int]:
+    return tuple(
+        (size + sum(pad) - (k - 1) * d - 1) // s + 1
+        for size, k, s, pad, d in zip(hw, kernel_hw, strides, pads, dilation, strict=True)
+    )
+
+
+def _pad(y: jax.Array, pads, axes: tuple[int, int]) -> jax.Array:
+    if all(tuple(p) == (0, 0) for p in pads):
+        return y
+    config = [(0, 0, 0)] * y.ndim
+    for axis, (low, high) in zip(axes, pads, strict=True):
+        config[axis] = (low, high, 0)
+    return lax.pad(y, jnp.zeros((), y.dtype), config)
+
+
+def _windows(y, kernel_hw, strides, pads, dilation, axes: tuple[int, int]):
+    """`((i, j), window)` for every kernel tap: the strided slice of `y` padded along its
+    spatial `axes` that tap multiplies."""
+    y = _pad(y, pads, axes)
+    rows, cols = _output_hw([y.shape[a] for a in axes], kernel_hw, strides, [(0, 0)] * 2, dilation)
+    for i in range(kernel_hw[0]):
+        for j in range(kernel_hw[1]):
+            start, limit, step = [0] * y.ndim, list(y.shape), [1] * y.ndim
+            firsts = (i * dilation[0], j * dilation[1])
+            for axis, first, size, stride in zip(axes, firsts, (rows, cols), strides, strict=True):
+                start[axis], limit[axis] = first, first + (size - 1) * stride + 1
+                step[axis] = stride
+            yield (i, j), lax.slice(y, start, limit, step)
+
+
+def _matmul(x, kernel, strides, pads, dilation, groups: int) -> jax.Array:
+    """Pointwise, NCHW: (pad,) strided slice, then (O, C) @ (C, H·W) per image."""
+    x = _pad(x, pads, (2, 3))[:, :, :: strides[0], :: strides[1]]
+    return jnp.einsum("nchw,co->nohw", x, kernel[0, 0])
+
+
+def _depthwise(x, kernel, strides, pads, dilation, groups: int) -> jax.Array:
+    """One input channel per group, NCHW: Σ over taps of window × per-channel weight
+    (each input channel repeated up front for a channel multiplier > 1)."""
+    multiplier = kernel.shape[3] // groups
+    if multiplier > 1:
+        x = jnp.repeat(x, multiplier, axis=1)
     total = None
-    for i in range(kh):
-        for j in range(kw):
-            top, left = i * dilation[0], j * dilation[1]
-            bottom, right = top + (rows - 1) * strides[0] + 1, left + (cols - 1) * strides[1] + 1
-            window = lax.slice(
-                y, (0, top, left, 0), (n, bottom, right, channels), (1, strides[0], strides[1], 1)
-            )
-            for c in range(per_group):  # input channel c of every group, repeated per output
-                row = kernel[i, j, c][None, None, None, :]
-                term = jnp.repeat(window[..., c::per_group], out // groups, axis=-1) * row
-                total = term if total is None else total + term
+    for (i, j), window in _windows(x, kernel.shape[:2], strides, pads, dilation, (2, 3)):
+        term = window * kernel[i, j, 0][None, :, None, None]
+        total = term if total is None else total + term
     return total
 
+
+def _grouped(x, kernel, strides, pads, dilation, groups: int) -> jax.Array:
+    """Σ over taps of one matmul batched over the groups (C/g → O/g channels), NCHW."""
+    kh, kw, per_group, out = kernel.shape
+    weights = kernel.reshape(kh, kw, per_group, groups, out // groups)
+    total = None
+    for (i, j), window in _windows(x, (kh, kw), strides, pads, dilation, (2, 3)):
+        n, _, h, w = window.shape
+        window = window.reshape(n, groups, per_group, h, w)
+        term = jnp.einsum("ngchw,cgo->ngohw", window, weights[i, j])
+        total = term if total is None else total + term
+    return total.reshape(total.shape[0], out, *total.shape[3:])
+
+
+def _taps(y, kernel, strides, pads, dilation, groups: int) -> jax.Array:
+    """NHWC convolution as Σ over kernel taps of (strided input slice × kernel row)."""
+    _, _, per_group, out = kernel.shape
+    total = None
+    for (i, j), window in _windows(y, kernel.shape[:2], strides, pads, dilation, (1, 2)):
+        for c in range(per_group):  # input channel c of every group, repeated per output
+            row = kernel[i, j, c][None, None, None, :]
+            term = jnp.repeat(window[..., c::per_group], out // groups, axis=-1) * row
+            total = term if total is None else total + term
+    return total
+
+
+def _xla(y, kernel, strides, pads, dilation, groups: int) -> jax.Array:
+    return lax.conv_general_dilated(y, kernel, strides, pads, (1, 1), dilation, _NHWC, groups)
+
+
+FORMS = {  # name: (function, the layout it computes in)
+    "matmul": (_matmul, "nchw"),
+    "depthwise": (_depthwise, "nchw"),
+    "grouped": (_grouped, "nchw"),
+    "taps": (_taps, "nhwc"),
+    "xla": (_xla, "nhwc"),
+}
 
 register_op(CONV_HWIO, conv_hwio)

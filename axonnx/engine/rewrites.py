@@ -6,8 +6,12 @@ A rewrite replaces nodes and says how each affected parameter is laid out for th
 form (`Rewritten.transforms`); the transforms are JAX functions, so they run once on
 concrete parameters for `ax.predict` and inside the trace when differentiating.
 
-- 2-D convolutions on channels-first (NCHW) data run in NHWC with kernels stored as
-  HWIO (`axonnx.engine.conv_forms`).
+- 2-D convolutions on channels-first (NCHW) data run in the form their shape class
+  picks (matmul, depthwise or grouped taps, shifted slices, XLA's convolution in NHWC),
+  with kernels stored as HWIO (`axonnx.engine.conv_forms`).
+- A convolution followed by BatchNormalization is one `engine::conv_bn` layer whose
+  inference form is a single convolution with the batch norm folded into its kernel
+  and bias (`axonnx.engine.conv_bn`; train mode still normalises by batch statistics).
 - Parameters of layers under a mixed-precision policy are stored in the compute dtype.
 """
 
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from axonnx.engine.conv_bn import CONV_BN, derived_params, fuse_conv_bn
 from axonnx.engine.conv_forms import CONV_HWIO
 from axonnx.graph import map_nodes
 from axonnx.node import Node
@@ -62,16 +67,21 @@ class Rewritten:
         transforms: `(path, fn)` pairs: the parameter at `path` of `state.params` is
             given to the rewritten graph as `fn(value)` (a JAX function, so the same
             transform runs once on concrete parameters or inside a traced gradient).
+        derived: `(path, fn)` pairs: the rewritten graph reads `fn(state)` (of the stored
+            state) at `path` of the params, e.g. a kernel with a batch norm folded in.
     """
 
     plan: Plan
     transforms: tuple[tuple[tuple[str, ...], Callable], ...] = ()
+    derived: tuple[tuple[tuple[str, ...], Callable], ...] = ()
 
     def prepare(self, state: ModelState) -> ModelState:
         """`state` laid out for the rewritten graph; untouched arrays are shared."""
-        if not self.transforms:
+        if not self.transforms and not self.derived:
             return state
         params = jax.tree_util.tree_map(lambda v: v, state.params)  # new dicts, same arrays
+        for path, fn in self.derived:
+            set_path(params, path, fn(state))
         for path, fn in self.transforms:
             value = get_path(params, path)
             if value is not None:
@@ -81,18 +91,22 @@ class Rewritten:
 
 def rewrite(laid_out: Plan) -> Rewritten:
     """The graph of `laid_out` with every rewritable layer in its fast form."""
-    rewritten = plan(map_nodes(laid_out.output, _rewrite))
-    transforms = []
+    fused, conv_keys = fuse_conv_bn(laid_out)
+    rewritten = plan(map_nodes(fused, _rewrite))
+    transforms, derived = [], []
     for node in rewritten.order:
         key = rewritten.key_of(node)
-        if node.op == CONV_HWIO:
+        if node.op == CONV_BN:
+            conv_key = conv_keys[rewritten.names[node.id]]
+            derived.extend(derived_params(key, conv_key, node.options["epsilon"]))
+        elif node.op == CONV_HWIO:
             transforms.append((key + ("kernel",), _to_hwio))
         elif node.policy is not None and node.op != "param":
             # a policied layer's parameters in its compute dtype, cast once rather than
             # on every call (BERT-base with bfloat16 dense layers at batch 1: 111 → 39 ms)
             cast = functools.partial(cast_floats, dtype=jnp.dtype(node.policy.compute))
             transforms.extend((key + (spec.name,), cast) for spec in node.params)
-    return Rewritten(rewritten, tuple(transforms))
+    return Rewritten(rewritten, tuple(transforms), tuple(derived))
 
 
 def _to_hwio(kernel: jax.Array) -> jax.Array:
