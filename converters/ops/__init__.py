@@ -17,6 +17,7 @@ from axonnx.converters.ops import (  # noqa: F401
     misc,
     nn_attention,
     nn_conv,
+    nn_linear_attention,
     nn_norm,
     nn_pool,
     nn_recurrent,

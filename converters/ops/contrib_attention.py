@@ -15,8 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from axonnx.converters.ops._attention_util import merge_heads, split_heads
 from axonnx.converters.ops.contrib_schemas import MS
-from axonnx.converters.ops.nn_attention import _merge_heads, _split_heads
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
@@ -100,9 +100,9 @@ def self_attention(q, k, v, mask_index, past, attention_bias, attrs, op: str):
     """The core of Attention and QAttention: Q, K, V (batch, seq, hidden) after the
     projection; returns (output, present)."""
     heads = attrs["num_heads"]
-    q = _split_heads(q, heads, op, "num_heads")
-    k = _split_heads(k, heads, op, "num_heads")
-    v = _split_heads(v, heads, op, "num_heads")
+    q = split_heads(q, heads, op, "num_heads")
+    k = split_heads(k, heads, op, "num_heads")
+    v = split_heads(v, heads, op, "num_heads")
     past_len = 0
     if past is not None:
         past_len = past.shape[3]
@@ -123,7 +123,7 @@ def self_attention(q, k, v, mask_index, past, attention_bias, attrs, op: str):
     )
     y, _ = attend(q, k, v, attrs["scale"], bias, attention_bias)
     present = jnp.stack([k, v]) if k.shape == v.shape else None
-    return _merge_heads(y), present
+    return merge_heads(y), present
 
 
 @onnx_op("Attention", 1, domain=MS, weight_inputs=(1, 2))
@@ -188,7 +188,7 @@ def _mha_inputs(query, key, value, bias, heads: int):
     hidden = query.shape[-1]
     if bias is not None:
         query = query + bias[:hidden].astype(query.dtype)
-    q = _split_heads(query, heads, op, "num_heads")
+    q = split_heads(query, heads, op, "num_heads")
     if key is None:
         raise InvalidModelError(f"{op}: key is required unless query packs Q, K and V")
     if key.ndim == 5:
@@ -204,8 +204,8 @@ def _mha_inputs(query, key, value, bias, heads: int):
     if bias is not None:
         key = key + bias[hidden : 2 * hidden].astype(key.dtype)
         value = value + bias[2 * hidden :].astype(value.dtype)
-    k = _split_heads(key, heads, op, "num_heads")
-    return q, k, _split_heads(value, heads, op, "num_heads"), True
+    k = split_heads(key, heads, op, "num_heads")
+    return q, k, split_heads(value, heads, op, "num_heads"), True
 
 
 @onnx_op("MultiHeadAttention", 1, domain=MS, weight_inputs=(3,))
@@ -256,4 +256,4 @@ def multi_head_attention(
         "MultiHeadAttention",
     )
     y, scores = attend(q, k, v, scale, padding, attention_bias)
-    return _merge_heads(y), k, v, scores.astype(q.dtype)
+    return merge_heads(y), k, v, scores.astype(q.dtype)

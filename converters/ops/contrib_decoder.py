@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from axonnx.converters.ops._attention_util import merge_heads, repeat_heads, split_heads
 from axonnx.converters.ops.contrib_schemas import MS
-from axonnx.converters.ops.nn_attention import _merge_heads, _repeat_heads, _split_heads
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import CompileTimeValueError, InvalidModelError, ShapeError, UnsupportedOpError
 
@@ -94,7 +94,7 @@ def rotary_embedding(
             raise InvalidModelError(f"{op}: num_heads is required with rotary_embedding_dim")
         else:
             heads = input.shape[-1] // (2 * cos_cache.shape[-1])
-        x = _split_heads(input, heads, op, "num_heads")
+        x = split_heads(input, heads, op, "num_heads")
     else:
         raise ShapeError(f"{op}: expected a 3-D or 4-D input, got shape {input.shape}")
     if rotary_embedding_dim and cos_cache.ndim == 2:
@@ -108,7 +108,7 @@ def rotary_embedding(
         positions = _rotary_positions(position_ids, batch, seq)
         cos, sin = jnp.take(cos_cache, positions, axis=0), jnp.take(sin_cache, positions, axis=0)
     y = rotate(x, cos[:, None], sin[:, None], interleaved)
-    return y if input.ndim == 4 else _merge_heads(y)
+    return y if input.ndim == 4 else merge_heads(y)
 
 
 # ---------------------------------------------------------------- GroupQueryAttention
@@ -139,9 +139,9 @@ def _gqa_heads(query, key, value, num_heads: int, kv_num_heads: int):
         )
     elif value is None:
         raise InvalidModelError(f"{op}: value is required with key")
-    q = _split_heads(query, num_heads, op, "num_heads")
-    k = _split_heads(key, kv_num_heads, op, "kv_num_heads")
-    v = _split_heads(value, kv_num_heads, op, "kv_num_heads")
+    q = split_heads(query, num_heads, op, "num_heads")
+    k = split_heads(key, kv_num_heads, op, "kv_num_heads")
+    v = split_heads(value, kv_num_heads, op, "kv_num_heads")
     if k.shape[-1] != q.shape[-1] or v.shape != k.shape:
         raise ShapeError(f"{op}: query, key and value head sizes differ")
     return q, k, v
@@ -256,8 +256,8 @@ def group_query_attention(
     present_key = _present(past_key, k, starts, length)
     present_value = _present(past_value, v, starts, length)
     dtype = jnp.promote_types(q.dtype, jnp.float32)
-    keys = _repeat_heads(present_key, num_heads, op).astype(dtype)
-    values = _repeat_heads(present_value, num_heads, op).astype(dtype)
+    keys = repeat_heads(present_key, num_heads, op).astype(dtype)
+    values = repeat_heads(present_value, num_heads, op).astype(dtype)
     alpha = scale if scale else 1.0 / np.sqrt(size)
     scores = jnp.matmul(q.astype(dtype), jnp.swapaxes(keys, -1, -2)) * alpha
     position = (starts[:, None] + jnp.arange(seq)[None, :])[:, None, :, None]
@@ -272,4 +272,4 @@ def group_query_attention(
         sink = jnp.zeros((), dtype)
     probs = _gqa_probs(scores, attention_bias, allowed, softcap, sink)
     y = jnp.matmul(probs, values).astype(q.dtype)
-    return _merge_heads(y), present_key, present_value
+    return merge_heads(y), present_key, present_value

@@ -1,5 +1,5 @@
-"""Attention-family ONNX ops: Attention, RotaryEmbedding, LinearAttention,
-CausalConvWithState and FlexAttention (domain `ai.onnx.preview`).
+"""Attention-family ONNX ops: Attention, RotaryEmbedding and FlexAttention (domain
+`ai.onnx.preview`); LinearAttention and CausalConvWithState are in `nn_linear_attention`.
 
 Attention follows the ONNX reference step by step rather than calling
 `jax.nn.dot_product_attention`, because ONNX fixes details that function does not
@@ -14,75 +14,21 @@ heads (`[h0, h0, h1, h1, ...]`).
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
-import numpy as np
-import onnx
-from jax import lax
 
+from axonnx.converters.ops._attention_util import (
+    merge_heads,
+    np_dtype,
+    repeat_heads,
+    scaled_scores,
+    softmax,
+    split_heads,
+)
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
 PREVIEW = "ai.onnx.preview"
-
-# ---------------------------------------------------------------- shared helpers
-
-
-def _split_heads(x, heads, op: str, what: str):
-    """(batch, seq, heads * size) -> (batch, heads, seq, size)."""
-    if heads is None:
-        raise InvalidModelError(f"{op}: {what} is required for 3-D inputs")
-    batch, seq, hidden = x.shape
-    if hidden % heads:
-        raise ShapeError(f"{op}: last axis {hidden} is not divisible by {what}={heads}")
-    return jnp.transpose(jnp.reshape(x, (batch, seq, heads, hidden // heads)), (0, 2, 1, 3))
-
-
-def _merge_heads(x):
-    """(batch, heads, seq, size) -> (batch, seq, heads * size)."""
-    batch, heads, seq, size = x.shape
-    return jnp.reshape(jnp.transpose(x, (0, 2, 1, 3)), (batch, seq, heads * size))
-
-
-def _repeat_heads(x, q_heads: int, op: str):
-    """K or V (batch, kv_heads, ...) repeated for grouped-query attention."""
-    kv_heads = x.shape[1]
-    if q_heads == kv_heads:
-        return x
-    if q_heads % kv_heads:
-        raise ShapeError(
-            f"{op}: expected the query heads ({q_heads}) to be a multiple of the key/value "
-            f"heads ({kv_heads})"
-        )
-    return jnp.repeat(x, q_heads // kv_heads, axis=1)
-
-
-def _scaled_scores(Q, K, scale):
-    """`(Q * sqrt(scale)) @ (K * sqrt(scale))^T`, the factor in Q's dtype."""
-    if scale is None:
-        scale = 1.0 / np.sqrt(Q.shape[-1])
-    factor = jnp.asarray(np.sqrt(np.float64(scale)), Q.dtype)
-    return jnp.matmul(Q * factor, jnp.swapaxes(K * factor, -1, -2))
-
-
-def _softmax(x):
-    """Softmax over the last axis; a row that is all -inf gives zeros."""
-    top = jnp.max(x, axis=-1, keepdims=True)
-    e = jnp.exp(x - jnp.where(jnp.isneginf(top), 0, top))
-    total = jnp.sum(e, axis=-1, keepdims=True)
-    return e / jnp.where(total == 0, 1, total).astype(x.dtype)
-
-
-def _np_dtype(onnx_type: int, op: str):
-    try:
-        return onnx.helper.tensor_dtype_to_np_dtype(int(onnx_type))
-    except (KeyError, ValueError) as error:
-        raise UnsupportedOpError(f"{op}: softmax_precision {onnx_type} is not a type") from error
-
-
-# ---------------------------------------------------------------- Attention
 
 
 def _where_allowed(allowed, dtype):
@@ -147,9 +93,9 @@ def _heads_4d(Q, K, V, q_num_heads, kv_num_heads):
     if Q.ndim == 4:
         return Q, K, V
     return (
-        _split_heads(Q, q_num_heads, "Attention", "q_num_heads"),
-        _split_heads(K, kv_num_heads, "Attention", "kv_num_heads"),
-        _split_heads(V, kv_num_heads, "Attention", "kv_num_heads"),
+        split_heads(Q, q_num_heads, "Attention", "q_num_heads"),
+        split_heads(K, kv_num_heads, "Attention", "kv_num_heads"),
+        split_heads(V, kv_num_heads, "Attention", "kv_num_heads"),
     )
 
 
@@ -172,9 +118,9 @@ def _probabilities(biased, bias, softmax_precision):
     """Softmax of the biased scores (in `softmax_precision` when given); rows whose
     bias masks every key give zeros."""
     if softmax_precision is not None:
-        biased = biased.astype(_np_dtype(softmax_precision, "Attention"))
+        biased = biased.astype(np_dtype(softmax_precision, "Attention"))
     fully_masked = jnp.isneginf(jnp.max(bias, axis=-1, keepdims=True))
-    return jnp.where(fully_masked, 0, _softmax(biased))
+    return jnp.where(fully_masked, 0, softmax(biased))
 
 
 @onnx_op("Attention", 23, 24, 25)
@@ -213,18 +159,15 @@ def attention(
         nonpad_kv_seqlen,
         (is_causal, left_window_size, right_window_size),
     )
-    scores = _scaled_scores(q, _repeat_heads(present_key, q.shape[1], "Attention"), scale)
+    scores = scaled_scores(q, repeat_heads(present_key, q.shape[1], "Attention"), scale)
     if softcap > 0:
         scores = softcap * jnp.tanh(scores / softcap)
     biased = scores + bias
     probs = _probabilities(biased, bias, softmax_precision)
     qk_output = {0: scores, 1: scores, 2: biased, 3: probs}[qk_matmul_output_mode]
-    y = jnp.matmul(probs.astype(q.dtype), _repeat_heads(present_value, q.shape[1], "Attention"))
-    y = _merge_heads(y) if jnp.ndim(Q) == 3 else y
+    y = jnp.matmul(probs.astype(q.dtype), repeat_heads(present_value, q.shape[1], "Attention"))
+    y = merge_heads(y) if jnp.ndim(Q) == 3 else y
     return y, present_key, present_value, qk_output.astype(q.dtype)
-
-
-# ---------------------------------------------------------------- RotaryEmbedding
 
 
 def _rotate(x, cos, sin, interleaved: bool):
@@ -256,7 +199,7 @@ def rotary_embedding(
     if X.ndim == 4:
         x = jnp.transpose(X, (0, 2, 1, 3))
     else:
-        x = jnp.transpose(_split_heads(X, num_heads, "RotaryEmbedding", "num_heads"), (0, 2, 1, 3))
+        x = jnp.transpose(split_heads(X, num_heads, "RotaryEmbedding", "num_heads"), (0, 2, 1, 3))
     dim = rotary_embedding_dim or x.shape[-1]
     if position_ids is not None:
         cos_cache, sin_cache = cos_cache[position_ids], sin_cache[position_ids]
@@ -270,131 +213,9 @@ def rotary_embedding(
     return jnp.reshape(y, X.shape) if X.ndim == 3 else jnp.transpose(y, (0, 2, 1, 3))
 
 
-# ---------------------------------------------------------------- LinearAttention
-
-_UPDATE_RULES = ("linear", "gated", "delta", "gated_delta")
-
-
-def _per_head(x, heads: int, op: str, what: str):
-    """Decay/beta (batch, seq, heads * n) -> (seq, batch, heads, n), float32."""
-    if x.ndim != 3 or x.shape[-1] % heads and x.shape[-1] != 1:
-        raise ShapeError(f"{op}: {what} of shape {x.shape} does not fit {heads} heads")
-    batch, seq, last = x.shape
-    groups = heads if last % heads == 0 else 1
-    x = jnp.reshape(x, (batch, seq, groups, last // groups))
-    return jnp.swapaxes(x, 0, 1).astype(jnp.float32)
-
-
-def _check_rule(update_rule, decay, beta):
-    if update_rule not in _UPDATE_RULES:
-        raise UnsupportedOpError(
-            f"LinearAttention: expected update_rule in {_UPDATE_RULES}, got {update_rule!r}"
-        )
-    gated, delta = "gated" in update_rule, "delta" in update_rule
-    if gated != (decay is not None) or delta != (beta is not None):
-        raise InvalidModelError(
-            f"LinearAttention: update_rule {update_rule!r} needs decay: {gated}, "
-            f"beta: {delta}; got decay: {decay is not None}, beta: {beta is not None}"
-        )
-
-
-def _linear_attention_step(state, inputs, *, group: int, scale: float):
-    """One token: decay, delta correction, write `k v^T`, read `scale * q^T S`."""
-    q, k, v = inputs["q"], inputs["k"], inputs["v"]
-    if "decay" in inputs:
-        state = state * jnp.exp(inputs["decay"])[..., None]
-    if "beta" in inputs:
-        v = inputs["beta"] * (v - jnp.einsum("bhdm,bhd->bhm", state, k))
-    state = state + k[..., :, None] * v[..., None, :]
-    read = jnp.repeat(state, group, axis=1) if group > 1 else state
-    return state, scale * jnp.einsum("bhd,bhdm->bhm", q, read)
-
-
-@onnx_op("LinearAttention", 27)
-def linear_attention(
-    query,
-    key,
-    value,
-    past_state=None,
-    decay=None,
-    beta=None,
-    *,
-    chunk_size=64,
-    kv_num_heads=None,
-    q_num_heads=None,
-    scale=0.0,
-    update_rule="gated_delta",
-):
-    """ONNX LinearAttention-27: the linear / gated / delta / gated-delta recurrence over
-    tokens (a `lax.scan` in float32; `chunk_size` is only a tuning hint); inputs
-    (batch, seq, heads * size), state (batch, kv_heads, d_k, d_v); outputs
-    (output, present_state)."""
-    _check_rule(update_rule, decay, beta)
-    op = "LinearAttention"
-
-    def time_major(x, heads, what):
-        return jnp.transpose(_split_heads(x, heads, op, what), (2, 0, 1, 3)).astype(jnp.float32)
-
-    inputs = {
-        "q": time_major(query, q_num_heads, "q_num_heads"),
-        "k": time_major(key, kv_num_heads, "kv_num_heads"),
-        "v": time_major(value, kv_num_heads, "kv_num_heads"),
-    }
-    if decay is not None:
-        inputs["decay"] = _per_head(decay, kv_num_heads, op, "decay")
-    if beta is not None:
-        inputs["beta"] = _per_head(beta, kv_num_heads, op, "beta")
-    _, batch, _, d_k = inputs["k"].shape
-    shape = (batch, kv_num_heads, d_k, inputs["v"].shape[-1])
-    state = jnp.zeros(shape, jnp.float32) if past_state is None else past_state.astype(jnp.float32)
-    step_scale = float(scale) if scale else 1.0 / float(np.sqrt(inputs["q"].shape[-1]))
-    step = partial(_linear_attention_step, group=q_num_heads // kv_num_heads, scale=step_scale)
-    state, outputs = lax.scan(step, state, inputs)
-    output = _merge_heads(jnp.transpose(outputs, (1, 2, 0, 3))).astype(query.dtype)
-    state_dtype = query.dtype if past_state is None else past_state.dtype
-    return output, state.astype(state_dtype)
-
-
-# ---------------------------------------------------------------- CausalConvWithState
-
-
-@onnx_op("CausalConvWithState", 27)
-def causal_conv_with_state(input, weight, bias=None, past_state=None, *, activation="none"):  # noqa: A002
-    """ONNX CausalConvWithState-27: depthwise causal 1-D convolution of input
-    (batch, channels, length) with weight (channels, 1, k), left-padded by `past_state`
-    (batch, channels, k - 1) or zeros, optionally followed by SiLU; outputs
-    (output, present_state = the last k - 1 padded positions)."""
-    if activation not in ("none", "silu", "swish"):
-        raise UnsupportedOpError(
-            f"CausalConvWithState: expected activation none, silu or swish, got {activation!r}"
-        )
-    batch, channels, _ = input.shape
-    k = weight.shape[2]
-    past = jnp.zeros((batch, channels, k - 1), input.dtype) if past_state is None else past_state
-    padded = jnp.concatenate([jnp.asarray(past, input.dtype), input], axis=2)
-    dtype = jnp.promote_types(input.dtype, jnp.float32)
-    out = lax.conv_general_dilated(
-        padded.astype(dtype),
-        jnp.asarray(weight, dtype),
-        (1,),
-        "VALID",
-        dimension_numbers=("NCH", "OIH", "NCH"),
-        feature_group_count=channels,
-    )
-    if bias is not None:
-        out = out + jnp.asarray(bias, dtype)[None, :, None]
-    out = out.astype(input.dtype)
-    if activation != "none":
-        out = jax.nn.silu(out.astype(dtype)).astype(input.dtype)
-    return out, padded[:, :, padded.shape[2] - (k - 1) :]
-
-
-# ---------------------------------------------------------------- FlexAttention
-
-
 def _flex_softmax_dtype(dtype, softmax_precision):
     if softmax_precision is not None:
-        return _np_dtype(softmax_precision, "FlexAttention")
+        return np_dtype(softmax_precision, "FlexAttention")
     return jnp.promote_types(dtype, jnp.float32)
 
 
@@ -426,8 +247,8 @@ def flex_attention(
     env = dict(zip(capture_names, captured, strict=True))
     heads = Q.shape[1]
     dtype = _flex_softmax_dtype(Q.dtype, softmax_precision)
-    scores = _scaled_scores(Q, _repeat_heads(K, heads, "FlexAttention"), scale).astype(dtype)
+    scores = scaled_scores(Q, repeat_heads(K, heads, "FlexAttention"), scale).astype(dtype)
     probs = jax.nn.softmax(_modify(score_mod, scores, env, dtype), axis=-1)
     probs = _modify(prob_mod, probs, env, dtype)
-    values = _repeat_heads(V, heads, "FlexAttention").astype(dtype)
+    values = repeat_heads(V, heads, "FlexAttention").astype(dtype)
     return jnp.matmul(probs, values).astype(V.dtype)
