@@ -104,11 +104,12 @@ def export_onnx(
     version, ir_version = _versions(model, opset)
     writer = Writer(version, laid_out, state, standard_only=standard_only)
     inputs, outputs = _write_graph(writer, laid_out, dynamic, static_batch)
-    initializers = writer.initializers
+    initializers, used = writer.initializers, None
     if standard_only:
         initializers = standard_forms.used_initializers(writer.nodes, initializers)
+        used = standard_forms.used_domains(writer.nodes)
     graph = helper.make_graph(writer.nodes, "axonnx", inputs, outputs, initializers)
-    opsets = [helper.make_opsetid("", version)] + _extra_opsets(model, standard_only)
+    opsets = [helper.make_opsetid("", version)] + _extra_opsets(model, used)
     proto = _typed_outputs(
         helper.make_model(
             graph, opset_imports=opsets, ir_version=ir_version, producer_name="axonnx"
@@ -140,9 +141,10 @@ def _typed_outputs(proto: onnx.ModelProto) -> onnx.ModelProto:
     return proto
 
 
-def _extra_opsets(model: Node, standard_only: bool = False) -> list:
+def _extra_opsets(model: Node, used: set[str] | None = None) -> list:
+    """The model's other domains (with standard_only, those some node uses)."""
     opsets = dict(model.meta.get("onnx_opsets", {}))
-    kept = standard_forms.STANDARD_DOMAINS if standard_only else opsets
+    kept = opsets if used is None else used
     return [helper.make_opsetid(d, v) for d, v in opsets.items() if d and d in kept]
 
 

@@ -27,9 +27,16 @@ from axonnx.converters.standard_forms._base import FORMS, Call
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
 
-__all__ = ["STANDARD_DOMAINS", "forms", "is_standard", "used_initializers", "write_standard"]
+__all__ = [
+    "STANDARD_DOMAINS",
+    "forms",
+    "is_standard",
+    "used_domains",
+    "used_initializers",
+    "write_standard",
+]
 
-STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview", "ai.onnx.preview.training")
 """The domains the ONNX standard defines."""
 
 
@@ -79,16 +86,19 @@ def _float_dtype(node: Node) -> str:
 def used_initializers(nodes: list, initializers: list) -> list:
     """The initializers some node (or a node of a subgraph) reads: a standard form
     replaces a packed weight by its unpacked copy, and the packed one goes."""
-    used: set[str] = set()
-    _collect_inputs(nodes, used)
+    used = {name for node in _all_nodes(nodes) for name in node.input}
     return [t for t in initializers if t.name in used]
 
 
-def _collect_inputs(nodes, used: set[str]) -> None:
+def used_domains(nodes: list) -> set[str]:
+    """The domains of `nodes` and of the nodes of their subgraphs."""
+    return {node.domain for node in _all_nodes(nodes)}
+
+
+def _all_nodes(nodes):
     for node in nodes:
-        used.update(node.input)
+        yield node
         for attribute in node.attribute:
             graphs = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else []
-            graphs += list(attribute.graphs)
-            for graph in graphs:
-                _collect_inputs(graph.node, used)
+            for graph in [*graphs, *attribute.graphs]:
+                yield from _all_nodes(graph.node)

@@ -8,14 +8,22 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
-from axonnx.converters.ops.contrib_quant import unpack_codes
 from axonnx.converters.standard_forms._base import Call, standard_form
 from axonnx.converters.standard_forms.attention import self_attention
 from axonnx.converters.standard_forms.norm import embeddings_sum, layer_norm, mask_index
 
-__all__ = ["dequantized"]
+__all__ = ["dequantized", "unpack_codes"]
 
 _BLOCKED_TYPES = {(4, False): ml_dtypes.int4, (4, True): ml_dtypes.uint4}
+
+
+def unpack_codes(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
+    """The first `count` `bits`-bit codes along the last axis of uint8 `packed`, lowest
+    bits first within each byte (as MatMulNBits packs them), as uint8."""
+    per_byte = 8 // bits
+    shifts = np.arange(per_byte, dtype=np.uint8) * bits
+    codes = (packed[..., None] >> shifts) & ((1 << bits) - 1)
+    return codes.reshape(*packed.shape[:-1], -1)[..., :count]
 
 
 def _constant(c: Call, name: str | None, what: str) -> np.ndarray:
@@ -30,13 +38,13 @@ def _codes(c: Call, B: str, N: int, K: int, bits: int, block_size: int) -> np.nd
     packed = _constant(c, B, "B")
     blocks = -(-K // block_size)
     packed = packed.reshape(N, blocks, block_size * bits // 8)
-    return np.asarray(unpack_codes(packed, bits, block_size)).reshape(N, -1)
+    return unpack_codes(packed, bits, block_size).reshape(N, -1)
 
 
 def _zero_codes(c: Call, zero_points: str, N: int, blocks: int, bits: int) -> np.ndarray:
     """Packed integer zero points unpacked to (N, blocks)."""
     packed = _constant(c, zero_points, "zero_points").reshape(N, -1)
-    return np.asarray(unpack_codes(packed, bits, blocks))
+    return unpack_codes(packed, bits, blocks)
 
 
 def _blocked_weight(c: Call, B, scales, zero_points, N, K, bits, block_size) -> str:
