@@ -64,8 +64,10 @@ def _elements(t: Tracer, linear: str, batch: tuple, operand: tuple, window: tupl
 
 @rule("gather", onnx="Gather on the flattened operand (linear indices of each window element)")
 def _gather(t: Tracer, eqn, args: list[str]) -> str:
-    operand, indices = (t.static(v.aval, "gather") for v in eqn.invars)
     dn, window = eqn.params["dimension_numbers"], tuple(eqn.params["slice_sizes"])
+    if eqn.invars[1].aval.ndim == 1 and not dn.operand_batching_dims:
+        return _gather_one_window(t, eqn, args, dn, window)
+    operand, indices = (t.static(v.aval, "gather") for v in eqn.invars)
     clip = eqn.params["mode"] in _CLIP
     spec = (dn.start_index_map, dn.operand_batching_dims, dn.start_indices_batching_dims, clip)
     linear, valid = _starts(t, args[1], indices, operand, window, spec)
@@ -84,6 +86,43 @@ def _gather(t: Tracer, eqn, args: list[str]) -> str:
         fill = t.const(_fill(eqn), np.int32, "fill")
         return t.cast(t.op("Where", [mask, t.cast(out, np.int32), fill]), np.bool_)
     return t.op("Where", [mask, out, t.const(_fill(eqn), dtype, "fill")])
+
+
+def _gather_one_window(t: Tracer, eqn, args: list[str], dn, window: tuple) -> str:
+    """A gather of one window (an index vector, no batch): a Slice from the clamped
+    start, then Squeeze of the collapsed axes; dynamic axes must be taken whole."""
+    operand = tuple(eqn.invars[0].aval.shape)
+    idx = t.cast(args[1], np.int64)
+    starts, ends, valid = [], [], None
+    for axis, size in enumerate(operand):
+        if axis in dn.start_index_map:
+            t.static(eqn.invars[0].aval.update(shape=(size,)), "gather along a dynamic axis")
+            k = dn.start_index_map.index(axis)
+            start = t.op("Gather", [idx, t.ints([k])], axis=0)
+            high = t.ints([size - window[axis]])
+            inside = t.op("And", [t.op("GreaterOrEqual", [start, t.ints([0])]),
+                                  t.op("LessOrEqual", [start, high])])  # fmt: skip
+            valid = inside if valid is None else t.op("And", [valid, inside])
+            start = t.op("Min", [t.op("Max", [start, t.ints([0])]), high])
+            starts.append(start)
+            ends.append(t.op("Add", [start, t.ints([window[axis]])]))
+        else:
+            starts.append(t.ints([0]))
+            ends.append(t.ints([window[axis] if isinstance(window[axis], int) else _END]))
+    out = t.op("Slice", [args[0], t.op("Concat", starts, axis=0), t.op("Concat", ends, axis=0)])
+    if dn.collapsed_slice_dims:
+        out = t.op("Squeeze", [out, t.ints(dn.collapsed_slice_dims)])
+    if valid is None or eqn.params["mode"] in _CLIP:
+        return out
+    dtype = np.dtype(eqn.outvars[0].aval.dtype)
+    mask = t.op("Reshape", [valid, t.ints([])])
+    if dtype == np.bool_:
+        fill = t.const(_fill(eqn), np.int32, "fill")
+        return t.cast(t.op("Where", [mask, t.cast(out, np.int32), fill]), np.bool_)
+    return t.op("Where", [mask, out, t.const(_fill(eqn), dtype, "fill")])
+
+
+_END = int(np.iinfo(np.int64).max)
 
 
 def _to_output_layout(t: Tracer, out: str, nb: int, offset_dims: tuple) -> str:

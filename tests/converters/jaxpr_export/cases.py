@@ -394,5 +394,9 @@ CASES = {
         lambda a, b: (jnp.stack([a, b], 1), jnp.stack([a.sum()])),
         lambda n: (normal(2, n), normal(2, n)),
     ),
+    "gather_one_window": _pair(
+        lambda x, i: (x[i], x.at[i + 10].get(mode="fill", fill_value=0.0), x[:, i], (x > 0)[i]),
+        lambda n: (normal(n, 4), np.int32(n - 2)),
+    ),
     "checkpoint": _pair(jax.checkpoint(lambda x: jnp.sin(x) * x), lambda n: (normal(2, n),)),
 }
