@@ -21,6 +21,7 @@ from axonnx.converters.ops import (  # noqa: F401
     nn_norm,
     nn_pool,
     nn_recurrent,
+    nn_resample,
     quantization,
     random,
     reduce,
