@@ -29,7 +29,7 @@ import numpy as np
 import onnx
 
 from axonnx.converters import safety
-from axonnx.converters.loading import _PROTOBUF_LIMIT, _parse, load_model
+from axonnx.converters.loading import PROTOBUF_LIMIT, load_model, parse_model
 from axonnx.errors import AxonnxError, InvalidModelError
 
 __all__ = ["MIN_BYTES", "FileWeights", "load_lazily", "scan"]
@@ -218,7 +218,7 @@ def load_lazily(
         size = path.stat().st_size if path.is_file() else 0
     except OSError:
         size = 0
-    if not 0 < size <= _PROTOBUF_LIMIT:
+    if not 0 < size <= PROTOBUF_LIMIT:
         return load_model(source, max_elements=max_elements), None
     with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         try:
@@ -228,7 +228,7 @@ def load_lazily(
     if data is None or not any(spans):
         return load_model(source, max_elements=max_elements), None
     try:
-        proto = _parse(data, str(path))
+        proto = parse_model(data, str(path))
     except InvalidModelError:
         return load_model(source, max_elements=max_elements), None
     tensors = proto.graph.initializer

@@ -12,7 +12,7 @@ from onnx import numpy_helper
 from axonnx.converters import safety
 from axonnx.errors import AxonnxError, InvalidModelError
 
-__all__ = ["load_model", "tensor_to_array"]
+__all__ = ["PROTOBUF_LIMIT", "load_model", "parse_model", "tensor_to_array"]
 
 
 def load_model(
@@ -32,13 +32,13 @@ def load_model(
     if isinstance(source, onnx.ModelProto):
         return _checked(source, "<model>", max_elements)
     if isinstance(source, bytes):
-        return _checked(_parse(source, "<bytes>"), "<bytes>", max_elements)
+        return _checked(parse_model(source, "<bytes>"), "<bytes>", max_elements)
     path = Path(source)
     if not path.is_file():
         raise InvalidModelError(f"{path}: no such file")
-    if path.stat().st_size > _PROTOBUF_LIMIT:
+    if path.stat().st_size > PROTOBUF_LIMIT:
         raise InvalidModelError(f"{path}: larger than 2 GiB, so not an ONNX protobuf")
-    proto = _parse(path.read_bytes(), str(path))
+    proto = parse_model(path.read_bytes(), str(path))
     try:
         safety.load_external_data(proto, path.parent, max_elements=max_elements)
     except AxonnxError as error:
@@ -46,7 +46,8 @@ def load_model(
     return _checked(proto, str(path), max_elements)
 
 
-_PROTOBUF_LIMIT = 2**31
+PROTOBUF_LIMIT = 2**31
+"""Protobuf messages cannot be larger: a bigger file keeps its weights outside."""
 
 
 def _checked(proto: onnx.ModelProto, where: str, max_elements: int | None) -> onnx.ModelProto:
@@ -57,7 +58,8 @@ def _checked(proto: onnx.ModelProto, where: str, max_elements: int | None) -> on
     return proto
 
 
-def _parse(data: bytes, where: str) -> onnx.ModelProto:
+def parse_model(data: bytes, where: str) -> onnx.ModelProto:
+    """The `ModelProto` in `data` (unchecked); `InvalidModelError` naming `where` if none."""
     proto = onnx.ModelProto()
     try:
         proto.ParseFromString(data)
