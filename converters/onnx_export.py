@@ -130,8 +130,14 @@ def _versions(model: Node, opset: int | None) -> tuple[int, int]:
 
 
 def _typed_outputs(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """Fill the graph outputs' types (and shapes) by ONNX shape inference."""
-    inferred = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+    """Fill the graph outputs' types (and shapes) by ONNX shape inference (of a copy
+    whose outputs are untyped: a float guessed for an output of unknown dtype must not
+    stop the inference)."""
+    probe = onnx.ModelProto()
+    probe.CopyFrom(proto)
+    for output in probe.graph.output:
+        output.type.tensor_type.Clear()
+    inferred = onnx.shape_inference.infer_shapes(probe, data_prop=True)
     known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.output]}
     for output in proto.graph.output:
         source = known.get(output.name)

@@ -73,6 +73,9 @@ def attend(c: Call, q, k, v, scale, *biases, groups: int = 1, scores: bool = Fal
         bias = c.op("Add", bias, extra)
     if c.opset >= 23 and not scores:
         attributes = {"scale": float(scale)} if scale else {}
+        if bias is not None:  # onnxruntime wants the mask's query axis in full
+            full = c.op("Concat", c.ints([1, 1]), c.dim(q, 2), c.dim(k, 2), axis=0)
+            bias = c.op("Expand", bias, full)
         return c.op("Attention", q, k, v, bias, **attributes), None
     if groups > 1:
         k, v = _repeat_heads(c, k, groups), _repeat_heads(c, v, groups)
