@@ -313,9 +313,19 @@ def bench_command(
 @click.option("--opset", type=int, help="ONNX opset (13 or newer; default: the newest usable).")
 @click.option("--static-batch", type=int, help="Fix the batch dimension to this size.")
 @click.option("--external-data", is_flag=True, help="Store the weights in OUTPUT.data.")
+@click.option(
+    "--standard",
+    is_flag=True,
+    help="Write onnxruntime's contrib ops (com.microsoft) with standard ONNX ops only.",
+)
 @handles_errors
 def export_command(
-    model: str, output: str, opset: int | None, static_batch: int | None, external_data: bool
+    model: str,
+    output: str,
+    opset: int | None,
+    static_batch: int | None,
+    external_data: bool,
+    standard: bool,
 ) -> None:
     """Export an axonnx (or ONNX) model to an ONNX file that onnxruntime runs."""
     import axonnx as ax
@@ -328,5 +338,6 @@ def export_command(
         opset=opset,
         static_batch=static_batch,
         external_data=external_data or None,
+        standard_only=standard,
     )
     click.echo(f"wrote {output}")
