@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from axonnx.converters import onnx_export
+from axonnx.converters import onnx_export, standard_forms
 from axonnx.converters.jaxpr_export import primitive_markdown
 from axonnx.ops import registered_ops
 
@@ -54,7 +54,34 @@ def export_markdown() -> str:
         "",
         primitive_markdown(),
     ]
-    return "\n".join(["# Export coverage", "", *notes, *rows, *primitives, ""])
+    return "\n".join(["# Export coverage", "", *notes, *rows, *primitives, *_standard(), ""])
+
+
+def _standard() -> list[str]:
+    """The standard-only section: each contrib op and its standard form."""
+    rows = ["| op | domain | standard form |", "|---|---|---|"]
+    for (domain, op_type, version), form in sorted(standard_forms.forms().items()):
+        first = " ".join((form.__doc__ or "").strip().split("\n\n")[0].split())
+        rows.append(f"| {op_type}-{version} | {domain or 'ai.onnx'} | {first} |")
+    return [
+        "",
+        "## Standard ONNX only",
+        "",
+        "`ax.export_onnx(model, state, path, standard_only=True)` (`axonnx export MODEL -o "
+        "OUT --standard`) writes onnxruntime's contrib ops with default-domain ops only, so "
+        "that a model fused for onnxruntime runs in any runtime. Each form uses the newest "
+        "standard op the export opset has (`--opset 23` for Attention, RMSNormalization and "
+        "RotaryEmbedding; 21 for blocked DequantizeLinear with int4/uint4 weights; 20 for "
+        "Gelu; 17 for LayerNormalization) and writes a decomposition below it. Quantized "
+        "ops become QDQ (DequantizeLinear, the float op, QuantizeLinear). An op or an "
+        "attribute without a standard form is an error naming the node.",
+        "",
+        "onnxruntime fuses a blocked DequantizeLinear + MatMul pair back into MatMulNBits at "
+        "accuracy level 4 (int8 activations) unless the session sets "
+        "`session.qdq_matmulnbits_accuracy_level` to `0`, the level of the originals.",
+        "",
+        *rows,
+    ]
 
 
 if __name__ == "__main__":
