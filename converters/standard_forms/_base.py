@@ -142,11 +142,6 @@ class Call:
             return self.op("Unsqueeze", x, self.ints(axes, "axes"))
         return self.op("Unsqueeze", x, axes=list(axes))
 
-    def squeeze(self, x: str, axes: list[int]) -> str:
-        if self.opset >= 13:
-            return self.op("Squeeze", x, self.ints(axes, "axes"))
-        return self.op("Squeeze", x, axes=list(axes))
-
     def split(self, x: str, sizes: list[int], axis: int = -1) -> list[str]:
         """`x` split along `axis` into parts of the given sizes."""
         if self.opset >= 13:

@@ -138,4 +138,6 @@ def fused_conv(
 @standard_form("Trilu")
 def trilu(c: Call, X, k=None, *, upper=1):
     """Trilu-14."""
+    if c.opset < 14:
+        raise c.fail(f"Trilu needs opset 14 or newer, the export opset is {c.opset}")
     return c.op("Trilu", X, k, upper=upper)
