@@ -4,14 +4,14 @@ A loop is a value built by chaining (each method returns a new loop), then run o
 data. Its step is compiled once with `jax.jit` (the carry and the metric
 accumulators are donated); the host reads results back from the device only when a
 handler fires, the progress bar redraws, at the end of an epoch, or every
-`SYNC_EVERY` iterations, so the device is never left waiting on Python.
+`epochs.SYNC_EVERY` iterations, so the device is never left waiting on Python.
 """
 
 from __future__ import annotations
 
 import itertools
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
 
@@ -21,6 +21,7 @@ import optax
 
 from axonnx import metrics as metrics_module
 from axonnx.loop import handlers
+from axonnx.loop.epochs import epoch_data, fire, fresh_acc, run_epoch, wrap_step
 from axonnx.loop.events import EVENTS, Handler, LoopState
 from axonnx.loop.parallel import DataParallel
 from axonnx.loop.progress import Progress
@@ -28,18 +29,6 @@ from axonnx.loop.steps import Steps, evaluator_steps, make_optimizer, trainer_st
 from axonnx.node import Node
 
 __all__ = ["EVENTS", "Handler", "Loop", "LoopState"]
-
-SYNC_EVERY = 100
-
-
-def fresh_acc(names: Iterable[str], iteration: int, first_bad: int = -1) -> dict:
-    """Metric accumulators for a new epoch (device scalars)."""
-    return {
-        "means": {name: jnp.zeros((), jnp.float32) for name in ("loss", *names)},
-        "count": jnp.asarray(0, jnp.int32),
-        "iteration": jnp.asarray(iteration, jnp.int32),
-        "first_bad": jnp.asarray(first_bad, jnp.int32),
-    }
 
 
 @dataclass(frozen=True)
@@ -278,17 +267,17 @@ class Loop:
     def _loop(self, state, data, skip, iterations, parallel, display) -> None:
         step = self._compiled(parallel)
         by_event = self._by_event()
-        _fire(by_event, "started", state)
+        fire(by_event, "started", state)
         while state.epoch < state.epochs and state.status != "halted":
             self._begin_epoch(state, skip, parallel)
-            _fire(by_event, "epoch_started", state)
+            fire(by_event, "epoch_started", state)
             if display:
                 display.epoch_started(state)
-            batches = itertools.islice(_epoch_data(data, state.epoch - 1), skip, None)
+            batches = itertools.islice(epoch_data(data, state.epoch - 1), skip, None)
             skip = 0
-            _run_epoch(state, batches, step, iterations, parallel, display, by_event)
+            run_epoch(state, batches, step, iterations, parallel, display, by_event)
             self._end_epoch(state, display, by_event)
-        _fire(by_event, "halted" if state.status == "halted" else "completed", state)
+        fire(by_event, "halted" if state.status == "halted" else "completed", state)
 
     def _begin_epoch(self, state: LoopState, skip: int, parallel) -> None:
         state.epoch += 1
@@ -306,10 +295,10 @@ class Loop:
         if state.status == "halted":
             return
         if state.status == "epoch_halted":
-            _fire(by_event, "epoch_halted", state)
+            fire(by_event, "epoch_halted", state)
             return
         state.history.append(state.metrics)
-        _fire(by_event, "epoch_completed", state)
+        fire(by_event, "epoch_completed", state)
         if display:
             display.epoch_ended(state)
 
@@ -325,7 +314,7 @@ class Loop:
 
     def _compile(self, parallel: DataParallel | None) -> Callable:
         traced: dict[str, bool] = {}
-        wrapped = _wrap_step(self.steps.step, dict(self.metrics), self.guard, traced)
+        wrapped = wrap_step(self.steps.step, dict(self.metrics), self.guard, traced)
         options = {"donate_argnums": (0, 1) if self.donate else (1,)}
         if parallel is not None:
             options["out_shardings"] = parallel.replicated
@@ -337,72 +326,6 @@ class Loop:
             state.synced = False
 
         return call
-
-
-def _wrap_step(step_fn: Callable, metric_fns: dict, guard: bool, traced: dict) -> Callable:
-    """The compiled function: the step, the metric updates and the non-finite guard."""
-
-    def wrapped(carry, acc, batch):
-        new_carry, out = step_fn(carry, batch)
-        traced["has_loss"] = "loss" in out
-        values = {"loss": out.get("loss", jnp.zeros(()))}
-        values.update({n: fn(out["y_true"], out["y_pred"]) for n, fn in metric_fns.items()})
-        values = {n: jnp.asarray(v, jnp.float32).reshape(()) for n, v in values.items()}
-        first_bad = acc["first_bad"]
-        if guard and "loss" in out:
-            finite = jnp.isfinite(values["loss"])
-            ok = finite & (first_bad < 0)
-            new_carry = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new_carry, carry)
-            first_bad = jnp.where(~finite & (first_bad < 0), acc["iteration"] + 1, first_bad)
-        means = metrics_module.running_average(acc["means"], values, acc["count"])
-        return new_carry, {
-            "means": means,
-            "count": acc["count"] + 1,
-            "iteration": acc["iteration"] + 1,
-            "first_bad": first_bad,
-        }
-
-    return wrapped
-
-
-def _run_epoch(state, batches, step, iterations, parallel, display, by_event) -> None:
-    for batch in batches:
-        if iterations is not None and state.epoch_iteration >= iterations:
-            break
-        state.iteration += 1
-        state.epoch_iteration += 1
-        _fire(by_event, "iteration_started", state)
-        step(state, parallel.shard(batch) if parallel else batch)
-        if state.iteration % SYNC_EVERY == 0:
-            state.sync()
-        _fire(by_event, "iteration_completed", state)
-        if display and display.due():
-            state.sync()
-            display.update(state)
-        if state.status != "running":
-            break
-
-
-def _fire(by_event: dict[str, list[Handler]], event: str, state: LoopState) -> None:
-    count = state.iteration if event.startswith("iteration") else state.epoch
-    for handler in by_event[event]:
-        if count % handler.every:
-            continue
-        state.sync()
-        if state.status == "halted" and event not in ("halted", "completed"):
-            return
-        handler.fn(state)
-
-
-def _epoch_data(data: Any, epoch: int) -> Iterable:
-    if callable(data):
-        return data(epoch)
-    if isinstance(data, Iterable):
-        return data
-    raise TypeError(
-        f"run: expected data as an iterable of batches or fn(epoch) -> iterable, got "
-        f"{type(data).__name__}."
-    )
 
 
 def _length(data: Any) -> int | None:
