@@ -219,11 +219,11 @@ class TreeReader:
                     tuple(nodes[i] for i in item["parents"]),
                     tuple(self.param(p) for p in item["params"]),
                     self.value(item["options"]),
-                    item["name"],
-                    Policy(*item["policy"]) if item["policy"] else None,
-                    self.value(item["shape"]),
-                    self.value(item["dtype"]),
-                    self.value(item["meta"]),
+                    name=item["name"],
+                    policy=Policy(*item["policy"]) if item["policy"] else None,
+                    shape=self.value(item["shape"]),
+                    dtype=self.value(item["dtype"]),
+                    meta=self.value(item["meta"]),
                 )
             )
         return nodes[graph["output"]]

@@ -80,7 +80,7 @@ class ImportedLayer:
         domain = domain_of(self.proto)
         version = resolve(domain, self.proto.op_type, importer.opsets[domain])[1]
         meta = {**onnx_meta(self.proto, domain, version), "outputs": [output]}
-        node = Node(self.op, parents, tuple(specs), self.options, name, None, None, None, meta)
+        node = Node(self.op, parents, tuple(specs), self.options, name=name, meta=meta)
         importer.values[output] = node
         return True
 

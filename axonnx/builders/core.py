@@ -46,7 +46,17 @@ def make(
     parents = tuple(_as_node(p) for p in parents)
     options = dict(options or {})
     shape, dtype = infer(op, parents, tuple(params), options, name or op)
-    return Node(op, parents, tuple(params), options, name, policy, shape, dtype, meta or {})
+    return Node(
+        op,
+        parents,
+        tuple(params),
+        options,
+        name=name,
+        policy=policy,
+        shape=shape,
+        dtype=dtype,
+        meta=meta or {},
+    )
 
 
 def _as_node(value: Any) -> Node:
@@ -66,7 +76,9 @@ def input(name: str, shape: Shape | None = None, *, dtype: str = "float32") -> N
     """
     shape = None if shape is None else tuple(shape)
     dtype = jnp.dtype(dtype).name
-    return Node("input", (), (), {"shape": shape, "dtype": dtype}, name, None, shape, dtype)
+    return Node(
+        "input", (), (), {"shape": shape, "dtype": dtype}, name=name, shape=shape, dtype=dtype
+    )
 
 
 def param(
@@ -88,7 +100,7 @@ def param(
     """
     kind = "param" if trainable else "state"
     spec = ParamSpec("value", tuple(shape), initializer, dtype, kind)
-    return Node("param", (), (spec,), {}, name, None, tuple(shape), dtype)
+    return Node("param", (), (spec,), {}, name=name, shape=tuple(shape), dtype=dtype)
 
 
 def constant(value: Any, *, name: str | None = None) -> Node:
@@ -99,7 +111,9 @@ def constant(value: Any, *, name: str | None = None) -> Node:
     (2,)
     """
     array = np.asarray(value)
-    return Node("constant", (), (), {"value": array}, name, None, array.shape, array.dtype.name)
+    return Node(
+        "constant", (), (), {"value": array}, name=name, shape=array.shape, dtype=array.dtype.name
+    )
 
 
 def _constant(*, value):
