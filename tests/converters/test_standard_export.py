@@ -157,3 +157,12 @@ def test_a_case_without_standard_form_is_a_one_line_error():
     message = str(error.value)
     assert "\n" not in message
     assert "GroupQueryAttention" in message and "softcap" in message
+
+
+@pytest.mark.parametrize("name", ["cnn.onnx", "bert_tiny_torchscript.onnx"])
+def test_a_model_without_contrib_ops_exports_alike(name):
+    """standard_only changes nothing where every op is standard already."""
+    model, state = ax.import_onnx(HERE.parents[1] / "models" / name)
+    plain = ax.export_onnx(model, state)
+    standard = ax.export_onnx(model, state, standard_only=True)
+    assert standard.graph == plain.graph
