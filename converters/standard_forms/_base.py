@@ -98,6 +98,10 @@ class Call:
         """A scalar constant in the node's float dtype."""
         return self.w.constant(np.asarray(value, np.dtype(self.dtype)), f"{self.where}_{hint}")
 
+    def lowest(self) -> str:
+        """The lowest finite value of the node's float dtype (masked scores)."""
+        return self.scalar(float(np.finfo(np.dtype(self.dtype)).min), "lowest")
+
     def value(self, name: str | None) -> np.ndarray | None:
         """The value of an initializer input (a weight or constant), else None."""
         return None if name is None else self.w.written.get(name)

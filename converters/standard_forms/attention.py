@@ -12,7 +12,6 @@ from axonnx.converters.standard_forms._base import Call, standard_form
 __all__ = ["attend", "mask_bias", "merge_heads", "split_heads", "stack_present"]
 
 _FILTER = -10000.0
-_LOWEST = -3.4028234663852886e38
 
 
 def split_heads(c: Call, x: str, heads: int) -> str:
@@ -40,7 +39,7 @@ def mask_bias(c: Call, mask, rank: int, q: str, k: str, filter_value, causal) ->
         return None
     filtered = c.scalar(_FILTER if filter_value is None else filter_value, "filter")
     zero = c.scalar(0.0, "zero")
-    future_fill = c.scalar(_LOWEST, "lowest")
+    future_fill = c.lowest()
     keys = c.arange(k, 2)
     bias = None
     if mask is None:

@@ -10,8 +10,6 @@ from axonnx.converters.standard_forms.attention import attend, merge_heads, spli
 
 __all__ = ["rotary"]
 
-_LOWEST = -3.4028234663852886e38
-
 
 def _cache_half(c: Call, index: int) -> int:
     value = c.value(c.names[index])
@@ -141,7 +139,7 @@ def _causal_bias(c: Call, positions: str, length: str, window) -> str:
     if window is not None and window > 0:
         recent = c.op("Greater", keys, c.op("Sub", position, c.ints(window)))
         allowed = c.op("And", allowed, recent)
-    bias = c.op("Where", allowed, c.scalar(0.0, "zero"), c.scalar(_LOWEST, "lowest"))
+    bias = c.op("Where", allowed, c.scalar(0.0, "zero"), c.lowest())
     return c.unsqueeze(bias, [1])
 
 
