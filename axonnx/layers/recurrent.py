@@ -227,20 +227,24 @@ def lstm(
 
 
 def _gru_step(carry, x_proj, *, hidden_kernel, hidden_bias, activations, clip, linear_before_reset):
-    """GRU update; ``x_proj`` (batch, 3 * hidden) already holds ``x W + Wb``, order z, r, h."""
+    """GRU update; ``x_proj`` (batch, 3 * hidden) already holds ``x W + Wb``, order z, r, h.
+
+    One matmul with ``h`` a step (two without ``linear_before_reset``, whose candidate
+    needs ``r * h`` first), and z and r in one activation."""
     (h,) = carry
     f, g = activations
     size = h.shape[-1]
-    x_z, x_r, x_h = jnp.split(x_proj, 3, axis=-1)
-    r_kernel, r_bias = hidden_kernel[:, 2 * size :], hidden_bias[None, 2 * size :]
-    h_z, h_r = jnp.split(h @ hidden_kernel[:, : 2 * size] + hidden_bias[None, : 2 * size], 2, -1)
-    z = f(core.clamp(x_z + h_z, clip))
-    r = f(core.clamp(x_r + h_r, clip))
     if linear_before_reset:
-        h_h = r * (h @ r_kernel + r_bias)
+        h_proj = h @ hidden_kernel + hidden_bias[None]
+        h_zr, h_h = h_proj[:, : 2 * size], h_proj[:, 2 * size :]
     else:
-        h_h = (r * h) @ r_kernel + r_bias
-    candidate = g(core.clamp(x_h + h_h, clip))
+        h_zr = h @ hidden_kernel[:, : 2 * size] + hidden_bias[None, : 2 * size]
+    z, r = jnp.split(f(core.clamp(x_proj[:, : 2 * size] + h_zr, clip)), 2, axis=-1)
+    if linear_before_reset:
+        h_h = r * h_h
+    else:
+        h_h = (r * h) @ hidden_kernel[:, 2 * size :] + hidden_bias[None, 2 * size :]
+    candidate = g(core.clamp(x_proj[:, 2 * size :] + h_h, clip))
     return ((1.0 - z) * candidate + z * h,)
 
 

@@ -56,7 +56,7 @@ def run_onnx(op, inputs, outputs, *, engine="reference", **attributes):
     return session.run(None, present)
 
 
-def onnx_weights(gates, num_dirs, *, peephole=False, seed=0):
+def onnx_weights(gates, num_dirs, *, peephole=False, seed=0, time=TIME):
     """Random ONNX-layout X, W, R, B, initial_h (and initial_c, P for LSTM), float32."""
     rng = np.random.default_rng(seed)
 
@@ -64,7 +64,7 @@ def onnx_weights(gates, num_dirs, *, peephole=False, seed=0):
         return rng.normal(0, 0.5, shape).astype(np.float32)
 
     w = {
-        "X": normal(TIME, BATCH, FEATURES),
+        "X": normal(time, BATCH, FEATURES),
         "W": normal(num_dirs, gates * HIDDEN, FEATURES),
         "R": normal(num_dirs, gates * HIDDEN, HIDDEN),
         "B": normal(num_dirs, 2 * gates * HIDDEN),
@@ -190,6 +190,42 @@ def test_lstm_options_match_onnxruntime(direction, options, use_lengths):
     assert_sequence_close(y, expected[0], 1e-4)
     assert_close(h, expected[1], 1e-4)
     assert_close(c, expected[2], 1e-4)
+
+
+# full sequences (no sequence_lens) run unmasked and unrolled (`_recurrent_core.UNROLL`
+# steps an iteration): a length that is not a multiple of it checks the remainder steps
+LONG = 19
+FAST_PATH_CASES = [
+    ("LSTM", "forward", {}),
+    ("LSTM", "reverse", {"clip": 0.4}),
+    ("LSTM", "bidirectional", {"input_forget": 1}),
+    ("LSTM", "forward", {"activations": ("HardSigmoid", "Relu", "Softsign")}),
+    ("GRU", "forward", {"linear_before_reset": 1}),
+    ("GRU", "reverse", {}),
+    ("GRU", "bidirectional", {"linear_before_reset": 1, "clip": 0.4}),
+]
+
+
+@pytest.mark.parametrize("op,direction,options", FAST_PATH_CASES)
+def test_full_sequences_without_peepholes_match_onnxruntime(op, direction, options):
+    gates, layer = (4, lstm) if op == "LSTM" else (3, gru)
+    w = onnx_weights(gates, DIRECTIONS[direction], seed=7, time=LONG)
+    names = ["Y", "Y_h", "Y_c"] if op == "LSTM" else ["Y", "Y_h"]
+    inputs = lstm_onnx_inputs(w) if op == "LSTM" else gru_onnx_inputs(w)
+    expected = run_onnx(
+        op, inputs, names, engine="ort", hidden_size=HIDDEN, direction=direction, **options
+    )
+    states = {"hidden_state": w["initial_h"]}
+    if op == "LSTM":
+        states["cell_state"] = w["initial_c"]
+    flags = {
+        k: bool(v) if k in ("input_forget", "linear_before_reset") else v
+        for k, v in options.items()
+    }
+    y, final = layer(*axonnx_args(w), direction=direction, **states, **flags)
+    assert_sequence_close(y, expected[0], 1e-5)
+    for got, want in zip(final if op == "LSTM" else (final,), expected[1:], strict=True):
+        assert_close(got, want, 1e-5)
 
 
 def test_lstm_cell_matches_one_onnx_step():
