@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from axonnx.converters import conformance
+from tools import conformance
 
 _LISTED = Path(__file__).with_name("conformance_failures.txt")
 SKIP_PREFIX = "expected values from ml_dtypes"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from axonnx.converters.export_docs import built_in_ops, export_markdown
+from tools.export_docs import built_in_ops, export_markdown
 from axonnx.converters.onnx_export import exporters
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "export.md"
@@ -18,5 +18,5 @@ def test_every_built_in_op_has_an_exporter():
 
 def test_docs_export_md_is_current():
     assert DOCS.read_text() == export_markdown(), (
-        "docs/export.md is stale: run python -m axonnx.converters.export_docs > docs/export.md"
+        "docs/export.md is stale: run python -m tools.export_docs > docs/export.md"
     )

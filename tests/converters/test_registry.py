@@ -90,9 +90,9 @@ def _is_newest_below_7(domain, op_type, version) -> bool:
 def test_coverage_table_in_docs_is_current():
     from pathlib import Path
 
-    from axonnx.converters.coverage import coverage_markdown
+    from tools.coverage import coverage_markdown
 
     path = Path(__file__).resolve().parents[2] / "docs" / "coverage.md"
     assert path.read_text() == coverage_markdown(), (
-        "docs/coverage.md is stale: run python -m axonnx.converters.coverage > docs/coverage.md"
+        "docs/coverage.md is stale: run python -m tools.coverage > docs/coverage.md"
     )

@@ -1,7 +1,7 @@
 """The ONNX backend node test cases, run through `import_onnx` + `jax.jit`.
 
 List the failing cases with a one-line reason each (PATTERN filters case names):
-    python -m axonnx.converters.conformance [PATTERN] > failures.txt
+    python -m tools.conformance [PATTERN] > failures.txt
 """
 
 from __future__ import annotations

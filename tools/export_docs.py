@@ -1,7 +1,7 @@
 """The export table: what ONNX each built-in op becomes, generated from the exporters'
 docstrings (never kept by hand).
 
-python -m axonnx.converters.export_docs > docs/export.md
+python -m tools.export_docs > docs/export.md
 """
 
 from __future__ import annotations

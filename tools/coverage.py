@@ -1,6 +1,6 @@
 """The op coverage table, generated from the registry (never kept by hand).
 
-python -m axonnx.converters.coverage > docs/coverage.md
+python -m tools.coverage > docs/coverage.md
 """
 
 from __future__ import annotations
