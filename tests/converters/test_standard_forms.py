@@ -4,8 +4,9 @@ shapes and attributes its exporters write) imported, exported with
 (Attention, RMSNormalization, RotaryEmbedding), checked by onnx's full checker, with
 default-domain nodes only, and run by onnxruntime against the op itself. Float
 outputs agree within 1e-5, quantized ones within one step (QDQ rounds where
-onnxruntime's integer kernels requantize in their own order). BiasSplitGelu and
-BiasAdd have no CPU kernel in onnxruntime: their reference is axonnx's import."""
+onnxruntime's integer kernels requantize in their own order). BiasSplitGelu, BiasAdd
+and MultiHeadAttention with packed K/V have no CPU kernel in onnxruntime: their
+reference is axonnx's import (the op's JAX implementation)."""
 
 from __future__ import annotations
 
@@ -155,9 +156,22 @@ def _attention_cases():
     yield Case("Attention", raw, ("x", "mask"), {"num_heads": 4}, id="raw_mask")
     causal = {"num_heads": 4, "unidirectional": 1}
     yield Case("Attention", inputs, ("x",), causal, ("y",), id="unidirectional")
+    past = {"past": normal(2, 2, 4, 3, 4), "bias": None}
+    gpt2 = inputs | {"mask": None} | past
+    yield Case("Attention", gpt2, ("x", "past"), causal, ("y", "present"), id="past")
     mha = {"q": x, "k": normal(2, 6, 16), "v": normal(2, 6, 16), "b": bias}
     mha["mask"] = _mask(2, 6, [6, 4])
     yield Case("MultiHeadAttention", mha, ("q", "k", "v", "mask"), {"num_heads": 4})
+    packed = {"q": x, "kv": normal(2, 6, 4, 2, 4)}
+    yield Case(
+        "MultiHeadAttention", packed, ("q", "kv"), {"num_heads": 4}, reference="axonnx", id="kv"
+    )
+    cached = {"q": x, "k": normal(2, 1, 16)[:, [0] * 5], "v": normal(2, 5, 16), "b": bias}
+    cached |= {"mask": None, "attention_bias": None}
+    cached |= {"past_key": normal(2, 4, 3, 4), "past_value": normal(2, 4, 3, 4)}
+    feeds = ("q", "k", "v", "past_key", "past_value")
+    outputs = ("y", "present_key", "present_value")
+    yield Case("MultiHeadAttention", cached, feeds, {"num_heads": 4}, outputs, id="past")
 
 
 def _rotary_inputs(x, positions):
@@ -190,6 +204,8 @@ def _decoder_cases():
     yield Case(
         "RotaryEmbedding", inputs, ("x", "positions"), {"num_heads": 2, "interleaved": 1}, id="il"
     )
+    offset = _rotary_inputs(normal(2, 5, 16), np.asarray([3], np.int64))
+    yield Case("RotaryEmbedding", offset, ("x", "positions"), {"num_heads": 2}, id="offset")
     four_d = _rotary_inputs(normal(2, 2, 5, 8), positions)
     yield Case("RotaryEmbedding", four_d, ("x", "positions"), id="4d")
     yield _gqa(5, 0, [4, 4])
