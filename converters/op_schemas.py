@@ -11,10 +11,20 @@ from dataclasses import dataclass
 
 import onnx
 
-__all__ = ["Formal", "Schema", "schema_of"]
+__all__ = ["Formal", "Schema", "onnx_schema", "schema_of"]
 
 _VARIADIC = onnx.defs.OpSchema.FormalParameterOption.Variadic
 _SINGLE = onnx.defs.OpSchema.FormalParameterOption.Single
+
+
+@functools.lru_cache(maxsize=4096)
+def onnx_schema(op_type: str, opset: int, domain: str = "") -> onnx.defs.OpSchema | None:
+    """`onnx.defs.get_schema(op_type, opset, domain)`, the newest schema at or below
+    `opset`, looked up once per (op, opset, domain); None where onnx.defs has none."""
+    try:
+        return onnx.defs.get_schema(op_type, opset, domain)
+    except onnx.defs.SchemaError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -47,11 +57,8 @@ class Schema:
 @functools.lru_cache(maxsize=4096)
 def schema_of(op_type: str, domain: str, opset: int) -> Schema | None:
     """The schema onnx.defs has for the op at `opset`; None if unknown or deprecated."""
-    try:
-        schema = onnx.defs.get_schema(op_type, opset, domain)
-    except onnx.defs.SchemaError:
-        return None
-    if schema.deprecated:
+    schema = onnx_schema(op_type, opset, domain)
+    if schema is None or schema.deprecated:
         return None
 
     def formals(params) -> tuple[Formal, ...]:

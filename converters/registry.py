@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import onnx
-
+from axonnx.converters.op_schemas import onnx_schema
 from axonnx.ops import register_op
 
 __all__ = ["OpSpec", "onnx_op", "op_name", "resolve", "spec_of", "specs"]
@@ -51,6 +50,7 @@ class OpSpec:
 _READS_NO_VALUES = {("", "Shape"), ("", "Size"), ("", "SequenceLength"), ("", "OptionalHasElement")}
 
 _SPECS: dict[tuple[str, str, int], OpSpec] = {}
+_VERSIONS: dict[tuple[str, str], list[int]] = {}  # (domain, op type) -> since-versions
 _BY_NAME: dict[str, OpSpec] = {}
 
 
@@ -88,6 +88,7 @@ def onnx_op(
                 prepare,
             )
             _SPECS[(domain, op_type, version)] = spec
+            _VERSIONS.setdefault((domain, op_type), []).append(version)
             register_op(
                 op_name(domain, op_type, version),
                 fn,
@@ -107,12 +108,9 @@ def resolve(domain: str, op_type: str, opset: int) -> tuple[OpSpec | None, int |
     """The spec for `op_type` in a model importing `domain` at `opset`, and the
     since-version that opset selects; `(None, version)` when unimplemented, and
     `(None, None)` when ONNX itself has no such op at that opset."""
-    try:
-        schema = onnx.defs.get_schema(op_type, max_inclusive_version=opset, domain=domain)
-    except onnx.defs.SchemaError:
-        version = max(
-            (v for d, t, v in _SPECS if d == domain and t == op_type and v <= opset), default=None
-        )
+    schema = onnx_schema(op_type, opset, domain)
+    if schema is None:
+        version = max((v for v in _VERSIONS.get((domain, op_type), ()) if v <= opset), default=None)
         return (_SPECS[(domain, op_type, version)], version) if version else (None, None)
     version = schema.since_version
     return _SPECS.get((domain, op_type, version)), version
