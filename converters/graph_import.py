@@ -13,7 +13,7 @@ import jax
 import numpy as np
 import onnx
 
-from axonnx.converters.fast_reader import FileWeights
+from axonnx.converters.file_weights import FileWeights
 from axonnx.converters.loading import tensor_to_array
 from axonnx.converters.registry import op_name, resolve, spec_of
 from axonnx.converters.simplify import GraphView

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import onnx
 import onnx.version_converter
 
-from axonnx.converters.fast_reader import load_lazily
+from axonnx.converters.file_weights import load_lazily
 from axonnx.converters.graph_import import (
     GraphImporter,
     domain_of,

@@ -98,7 +98,7 @@ def check_model(
 
     Tensors must hold their data (call `load_external_data` first for models read
     from a path), except the top-level initializers named in `raw_lengths`, whose
-    `raw_data` was left in the file (`fast_reader`): their length is checked instead.
+    `raw_data` was left in the file (`file_weights`): their length is checked instead.
     Linear time, no recursion.
     """
     limit = element_limit(max_elements)

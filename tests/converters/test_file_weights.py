@@ -1,4 +1,4 @@
-"""The file reader that keeps large weights out of protobuf (`converters/fast_reader.py`)."""
+"""The file reader that keeps large weights out of protobuf (`converters/file_weights.py`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 import axonnx as ax
-from axonnx.converters.fast_reader import MIN_BYTES, load_lazily, scan
+from axonnx.converters.file_weights import MIN_BYTES, load_lazily, scan
 from axonnx.errors import InvalidModelError
 
 MODELS = sorted((Path(__file__).parents[2] / "models").glob("*.onnx"))
