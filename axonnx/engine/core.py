@@ -11,8 +11,10 @@ Rules (documented for users):
   rewrites are plain JAX, so `jax.grad` goes through them. `fast=False` turns them off.
 - A model holding an op whose output shape depends on data (NonZero, Unique,
   NonMaxSuppression, …) runs as compiled segments around those ops
-  (`axonnx.engine.segments`); a model computing with strings (JAX has no string
-  arrays) runs eagerly, op by op.
+  (`axonnx.engine.segments`). So does a model that may compute with strings (JAX
+  has no string arrays; string values stay NumPy, baked into the segments): an op
+  that needs a run-time value leaves its segment to run eagerly, and a signature
+  that still cannot compile runs eagerly, op by op.
 - Compiler options and dispatch: `axonnx.engine.options`.
 """
 
@@ -36,7 +38,7 @@ from axonnx.engine.signature import (
     static_inputs,
     static_key,
 )
-from axonnx.errors import CompileTimeValueError, InvalidModelError
+from axonnx.errors import AxonnxError, CompileTimeValueError, InvalidModelError
 from axonnx.node import Node
 from axonnx.plan import Plan, plan
 from axonnx.state import ModelState
@@ -103,11 +105,13 @@ class Engine:
         if not isinstance(state, ModelState):
             raise TypeError("predict: expected the ModelState returned by init as `state`")
         feed = self._named(inputs)
-        if self.strings:  # JAX has no string arrays: op by op
-            outputs, new_state, _ = run(self.plan, state, feed, mode=self.mode, key=key)
-            return (outputs, new_state) if self.mode == "train" else outputs
         static, dynamic = self._split(feed)
         signature = tuple((n, static_key(v)) for n, v in sorted(static.items())) if static else ()
+        try:
+            hash(signature)
+        except TypeError:  # a map or other unhashable value (ONNX-ML): op by op
+            outputs, new_state, _ = run(self.plan, state, feed, mode=self.mode, key=key)
+            return (outputs, new_state) if self.mode == "train" else outputs
         leaves = self._leaves(state)  # before the lookup: a new tree structure clears it
         compiled = self._compiled.get(signature) or self._compile(signature, static)
         try:
@@ -166,7 +170,10 @@ class Engine:
         return static, dynamic
 
     def _compile(self, signature: tuple, static: dict) -> Callable:
-        if self.eager_ids:
+        if self.strings:
+            whole = [] if self.eager_ids else [self.jit(functools.partial(self._traced, static))]
+            compiled = self._first_working([*whole, self._segmented(static)], static)
+        elif self.eager_ids:
             compiled = self._segmented(static)
         else:
             compiled = self.jit(functools.partial(self._traced, static))
@@ -187,6 +194,28 @@ class Engine:
             state = jax.tree_util.tree_unflatten(self._treedef, leaves)
             traced = jax.tree_util.tree_map(on_device, dynamic)
             return segmented(state, {**traced, **static}, key)
+
+        return call
+
+    def _first_working(self, candidates: list[Callable], static: dict) -> Callable:
+        """The first of `candidates` whose call works (an op computing with strings
+        from traced values, or a string output, can fail to compile), else the graph op
+        by op, not under jit; the first that works is kept for this signature. When
+        all fail (a wrong input), the last one's error is raised and nothing is kept."""
+        candidates = [*candidates, functools.partial(self._traced, static)]
+
+        def call(leaves: list, dynamic: dict, key) -> Any:
+            *trials, last = candidates
+            for candidate in trials:
+                try:
+                    result = candidate(leaves, dynamic, key)
+                except (AxonnxError, TypeError):
+                    continue
+                candidates[:] = [candidate]
+                return result
+            result = last(leaves, dynamic, key)
+            candidates[:] = [last]
+            return result
 
         return call
 
