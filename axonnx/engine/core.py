@@ -112,6 +112,8 @@ class Engine:
         except TypeError:  # a map or other unhashable value (ONNX-ML): op by op
             outputs, new_state, _ = run(self.plan, state, feed, mode=self.mode, key=key)
             return (outputs, new_state) if self.mode == "train" else outputs
+        if self._traced_call(state, dynamic):  # inside jax.grad / jax.jit / vmap
+            return self.apply(state, inputs, key=key)
         leaves = self._leaves(state)  # before the lookup: a new tree structure clears it
         compiled = self._compiled.get(signature) or self._compile(signature, static)
         try:
@@ -218,6 +220,15 @@ class Engine:
             return result
 
         return call
+
+    def _traced_call(self, state: ModelState, dynamic: dict) -> bool:
+        """Whether the inputs or the state are JAX tracers: `ax.predict` called under a
+        transformation runs as plain JAX (`apply`), traced with the caller's function."""
+        if any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(dynamic)):
+            return True
+        if self._resident is not None and self._resident[0] is state:
+            return False
+        return any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(state))
 
     def _leaves(self, state: ModelState) -> list:
         """The prepared state's leaves on the device, computed once per state object
