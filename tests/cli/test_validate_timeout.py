@@ -33,7 +33,7 @@ def axonnx(*args, env=None) -> tuple[subprocess.CompletedProcess, float]:
         [sys.executable, "-c", "from axonnx.cli.main import main; main()", *map(str, args)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         env={**os.environ, **(env or {})},
     )
     return result, time.monotonic() - start
@@ -50,7 +50,9 @@ def test_validate_times_out_in_onnxruntime(tmp_path):
     assert result.stderr.splitlines() == [
         f"axonnx: error: {path}: timed out after 5 s in onnxruntime"
     ]
-    assert seconds < 30
+    # ended by the limit, not by the loop (2^62 iterations): a bound with room for
+    # two Python+JAX start-ups on a loaded machine, far below the loop's run time
+    assert seconds < 200
 
 
 def test_an_onnxruntime_failure_is_one_line(tmp_path):
