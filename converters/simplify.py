@@ -218,6 +218,10 @@ def _run(node: onnx.NodeProto, inputs: list, opsets: Mapping[str, int]) -> list[
     op = load_op("", node.op_type, version)(node, _RUN_PARAMS | {"opsets": dict(opsets)})
     results = op.run(*inputs) if inputs else op.run()
     results = results if isinstance(results, tuple | list) else (results,)
+    tensors = all(isinstance(r, np.ndarray | np.generic) for r in results)
+    if not tensors or len(results) < len([o for o in node.output if o]):
+        # a sequence, map or optional (SequenceEmpty, SplitToSequence, ...) is no tensor
+        raise TypeError(f"{node.op_type}: not a tensor output")
     arrays = [np.asarray(r) for r in results]
     for array in arrays:
         numpy_helper.from_array(array)  # raises for what an initializer cannot hold
