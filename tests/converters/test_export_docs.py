@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tools.export_docs import built_in_ops, export_markdown
 from axonnx.converters.onnx_export import exporters
+from tools.export_docs import built_in_ops, export_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "export.md"
 STRUCTURE = {"input", "param", "constant", "none", "container", "namespace", "getitem"}
