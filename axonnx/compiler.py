@@ -16,7 +16,7 @@ import numpy as np
 from axonnx import initializers
 from axonnx.errors import AxonnxError, InvalidModelError, LayerError, ShapeError
 from axonnx.node import Node, ParamSpec
-from axonnx.ops import get_op
+from axonnx.op_table import get_op
 from axonnx.plan import Plan, plan
 from axonnx.policy import cast_floats
 from axonnx.state import ModelState, get_path, set_path

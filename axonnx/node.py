@@ -49,7 +49,7 @@ def _freeze(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 class Node:
     """One node of a model graph.
 
-    A node names an op (a function registered in `axonnx.ops`), the nodes whose
+    A node names an op (a function registered in `axonnx.op_table`), the nodes whose
     outputs feed it, the parameters it owns and the keyword options of its op. Nodes
     are immutable and compared by identity; the graph is the set of ancestors of an
     output node. Methods such as `x.dense(128)`, `x[0]` (one output) and `repr(x)` (the

@@ -22,7 +22,7 @@ from safetensors.numpy import save_file
 from axonnx.errors import AxonnxError, InvalidModelError, UnsafeFileError
 from axonnx.files import write_atomically
 from axonnx.node import Node, ParamSpec, topological_order
-from axonnx.ops import get_op, register_op, registered_ops
+from axonnx.op_table import get_op, register_op, registered_ops
 from axonnx.policy import Policy
 from axonnx.state import ModelState
 from axonnx.subgraph import Subgraph

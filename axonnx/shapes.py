@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 from axonnx.errors import ShapeError
-from axonnx.ops import get_op
+from axonnx.op_table import get_op
 
 __all__ = ["infer", "is_shape"]
 

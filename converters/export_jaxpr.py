@@ -19,7 +19,7 @@ from axonnx.converters.jaxpr_export import PRIMITIVES, Tracer
 from axonnx.converters.onnx_writer import Writer, exporter, layer_name, value_dtype
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
-from axonnx.ops import get_op
+from axonnx.op_table import get_op
 
 __all__ = ["PRIMITIVES", "write_traced"]
 

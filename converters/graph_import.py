@@ -20,7 +20,7 @@ from axonnx.converters.simplify import GraphView
 from axonnx.converters.weights import initializer_roles
 from axonnx.errors import InvalidModelError
 from axonnx.node import Node, ParamSpec
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 from axonnx.subgraph import Subgraph
 
 __all__ = ["GraphImporter", "gather_outputs", "read_initializer"]

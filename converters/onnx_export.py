@@ -290,7 +290,7 @@ def _write_layer(writer: Writer, node: Node, inputs: list) -> Any:
 
 def _traced(writer: Writer, node: Node) -> Exporter:
     """Custom `ax.layer` functions (any op without an exporter) export by tracing."""
-    from axonnx.ops import registered_ops
+    from axonnx.op_table import registered_ops
 
     if node.op not in registered_ops() or node.op in _BUILT_IN:
         raise UnsupportedOpError(

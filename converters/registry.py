@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from axonnx.converters.op_schemas import onnx_schema
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 
 __all__ = ["OpSpec", "onnx_op", "op_name", "resolve", "spec_of", "specs"]
 

@@ -21,7 +21,7 @@ from axonnx import activations, layers
 from axonnx.builders import activations as act_builders
 from axonnx.builders import conv, linear, normalization, recurrent
 from axonnx.converters.onnx_export import exporters
-from axonnx.ops import registered_ops
+from axonnx.op_table import registered_ops
 
 FAMILIES = {
     act_builders: "activations",

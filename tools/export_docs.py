@@ -10,7 +10,7 @@ import sys
 
 from axonnx.converters import onnx_export, standard_forms
 from axonnx.converters.jaxpr_export import primitive_markdown
-from axonnx.ops import registered_ops
+from axonnx.op_table import registered_ops
 
 __all__ = ["built_in_ops", "export_markdown"]
 

@@ -7,7 +7,7 @@ from typing import Any
 from axonnx import activations as _fn
 from axonnx.builders.core import make
 from axonnx.node import Node
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 
 __all__ = ["activation", *_fn.__all__]  # one builder per function of axonnx.activations
 

@@ -11,7 +11,7 @@ from axonnx.builders.core import getitem, make
 from axonnx.errors import ShapeError
 from axonnx.layers.padding import pad as _pad
 from axonnx.node import Node
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 
 __all__ = [
     "add",

@@ -16,7 +16,7 @@ from axonnx.builders._params import (
 from axonnx.builders.core import make
 from axonnx.builders.linear import kernel_params
 from axonnx.node import Node
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 
 __all__ = [
     "adaptive_avg_pool",

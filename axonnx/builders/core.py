@@ -13,7 +13,7 @@ import numpy as np
 
 from axonnx.errors import LayerError, ShapeError
 from axonnx.node import Node, ParamSpec, Shape
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 from axonnx.policy import Policy
 from axonnx.shapes import infer, is_shape
 

@@ -6,7 +6,7 @@ from axonnx import layers
 from axonnx.builders._params import Initializer, check_rank, known_dim, weight, with_activation
 from axonnx.builders.core import make
 from axonnx.node import Node, ParamSpec
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 
 __all__ = ["bilinear", "dense", "embedding"]
 

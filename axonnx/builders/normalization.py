@@ -8,7 +8,7 @@ from axonnx import layers
 from axonnx.builders._params import Initializer, channel_count, known_dim, state, weight
 from axonnx.builders.core import make
 from axonnx.node import Node
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 
 __all__ = [
     "alpha_dropout",

@@ -6,7 +6,7 @@ from axonnx import layers
 from axonnx.builders._params import Initializer, check_rank, known_dim, weight
 from axonnx.builders.core import getitem, make
 from axonnx.node import Node
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 
 __all__ = ["conv_lstm", "gru", "lstm", "multi_head_attention"]
 

@@ -28,7 +28,7 @@ from axonnx.engine.conv_forms import conv_hwio
 from axonnx.graph import map_nodes
 from axonnx.layers.normalization import batch_norm
 from axonnx.node import Node
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 from axonnx.plan import Plan
 from axonnx.state import ModelState, get_path
 

@@ -29,7 +29,7 @@ import numpy as np
 from jax import lax
 
 from axonnx.layers._spatial import add_channel_bias, resolve_padding, same_totals
-from axonnx.ops import register_op
+from axonnx.op_table import register_op
 
 __all__ = [
     "CONV_HWIO",

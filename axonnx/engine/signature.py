@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from axonnx.node import Node
-from axonnx.ops import get_op
+from axonnx.op_table import get_op
 from axonnx.plan import Plan
 from axonnx.subgraph import subgraphs
 

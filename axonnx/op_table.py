@@ -90,7 +90,7 @@ def get_op(name: str) -> OpDef:
     if op is None:
         raise InvalidModelError(
             f"unknown op {name!r}: no implementation is registered. "
-            "Import the module that defines it, or register it with axonnx.ops.register_op."
+            "Import the module that defines it, or register it with axonnx.op_table.register_op."
         )
     return op
 
