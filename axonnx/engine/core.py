@@ -16,6 +16,11 @@ Rules (documented for users):
   that needs a run-time value leaves its segment to run eagerly, and a signature
   that still cannot compile runs eagerly, op by op.
 - Compiler options and dispatch: `axonnx.engine.options`.
+- A call's fixed cost is kept small: parameters are prepared once per state object
+  and kept on the device, small ones packed into a few buffers
+  (`axonnx.engine.resident`); a repeated call with the same state and plain array
+  inputs goes straight to the compiled function (JAX's C++ dispatch checks the
+  shapes and dtypes).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import numpy as np
 
 from axonnx.compiler import MODES, run
 from axonnx.engine.options import default_compiler_options, use_compilation_cache
+from axonnx.engine.resident import Resident, pack, unpack
 from axonnx.engine.rewrites import Rewritten, rewrite
 from axonnx.engine.segments import Segmented, on_device
 from axonnx.engine.signature import (
@@ -83,8 +89,12 @@ class Engine:
         options = dict(default_compiler_options() if compiler_options is None else compiler_options)
         self.jit = functools.partial(jax.jit, compiler_options=options) if options else jax.jit
         self._compiled: dict[tuple, Callable] = {}
-        self._resident: tuple[ModelState, list] | None = None
+        self._resident: tuple[ModelState, Resident] | None = None
         self._treedef: Any = None
+        self._layout: Any = None
+        # (state, packed parameters, jitted whole graph) for repeated calls
+        self._fast: tuple[ModelState, tuple, Callable] | None = None
+        self._array_types: tuple[type, ...] = (np.ndarray,)
         use_compilation_cache()
 
     def apply(self, state: ModelState, inputs: Any, *, key: jax.Array | None = None) -> Any:
@@ -102,6 +112,17 @@ class Engine:
     def __call__(self, state: ModelState, inputs: Any, *, key: jax.Array | None = None) -> Any:
         """Run the model compiled: one compilation per input signature, parameters
         prepared once per state object and kept on the device."""
+        fast = self._fast
+        if fast is not None and key is None and fast[0] is state:
+            dynamic = self._plain(inputs)
+            if dynamic is not None:
+                try:
+                    return fast[2](fast[1], dynamic, None)
+                except (AxonnxError, TypeError):
+                    pass  # the general path decides (an op needing a run-time value, …)
+        return self._call(state, inputs, key)
+
+    def _call(self, state: ModelState, inputs: Any, key: jax.Array | None) -> Any:
         if not isinstance(state, ModelState):
             raise TypeError("predict: expected the ModelState returned by init as `state`")
         feed = self._named(inputs)
@@ -114,21 +135,51 @@ class Engine:
             return (outputs, new_state) if self.mode == "train" else outputs
         if self._traced_call(state, dynamic):  # inside jax.grad / jax.jit / vmap
             return self.apply(state, inputs, key=key)
-        leaves = self._leaves(state)  # before the lookup: a new tree structure clears it
+        resident = self._prepared(state)  # before the lookup: a new layout clears it
         compiled = self._compiled.get(signature) or self._compile(signature, static)
         try:
-            return compiled(leaves, dynamic, key)
+            result = compiled(resident, dynamic, key)
         except CompileTimeValueError as error:  # an op needs a run-time value as a shape
             self.eager_ids.add(getattr(error, "node_id", -1))
+            self._fast = None
             self._compiled[signature] = self._segmented(static)
-            return self._compiled[signature](leaves, dynamic, key)
+            return self._compiled[signature](resident, dynamic, key)
+        self._keep_fast(state, resident, signature, inputs, key)
+        return result
+
+    def _keep_fast(self, state, resident: Resident, signature: tuple, inputs, key) -> None:
+        """After a call that ran the whole graph under jit with plain array inputs and
+        no static ones, let repeated calls with this state go straight to it."""
+        whole = self._compiled.get(signature)
+        if signature or key is not None or self.static_names or not isinstance(whole, _Whole):
+            return
+        self._array_types = (np.ndarray, _jax_array_type())
+        if self._plain(inputs) is not None:
+            self._fast = (state, resident.packed, whole.jitted)
+
+    def _plain(self, inputs: Any) -> dict | None:
+        """The inputs by name when they are an array, a tuple/list or a dict of
+        non-string NumPy or JAX arrays (not tracers); else None."""
+        if type(inputs) is dict:
+            values = inputs.values()
+        elif type(inputs) in (tuple, list):
+            values = inputs
+        else:
+            values = (inputs,)
+        kinds = self._array_types
+        if not all(type(v) in kinds and v.dtype.kind not in "OSU" for v in values):
+            return None
+        if type(inputs) is dict:
+            return inputs
+        names = self._input_names
+        return dict(zip(names, values, strict=True)) if len(values) == len(names) else None
 
     def lower(self, state: ModelState, inputs: Any, *, key: jax.Array | None = None):
         """The `jax.stages.Lowered` computation a call with these inputs compiles (its
         `.as_text()` is the StableHLO), for a model without data-dependent ops."""
         static, dynamic = self._split(self._named(inputs))
-        leaves = self._leaves(state)
-        return self.jit(functools.partial(self._traced, static)).lower(leaves, dynamic, key)
+        packed = self._prepared(state).packed
+        return self.jit(functools.partial(self._traced, static)).lower(packed, dynamic, key)
 
     def intermediates(
         self, state: ModelState, inputs: Any, name_of: Callable[[Node], str | None]
@@ -153,7 +204,7 @@ class Engine:
         """Inputs by name, from an array (one input), a tuple in input order or a dict."""
         if isinstance(inputs, Mapping):
             return dict(inputs)
-        names = [self.plan.names[n.id] for n in self.plan.inputs]
+        names = self._input_names
         given = list(inputs) if isinstance(inputs, tuple | list) else [inputs]
         if len(given) != len(names):
             raise InvalidModelError(
@@ -171,18 +222,27 @@ class Engine:
                 dynamic[name] = tuple(value) if isinstance(value, list) else value
         return static, dynamic
 
+    @functools.cached_property
+    def _input_names(self) -> list[str]:
+        return [self.plan.names[n.id] for n in self.plan.inputs]
+
     def _compile(self, signature: tuple, static: dict) -> Callable:
+        whole = _Whole(self.jit(functools.partial(self._traced, static)))
         if self.strings:
-            whole = [] if self.eager_ids else [self.jit(functools.partial(self._traced, static))]
-            compiled = self._first_working([*whole, self._segmented(static)], static)
+            trials = [] if self.eager_ids else [whole]
+            compiled = self._first_working(signature, [*trials, self._segmented(static)], static)
         elif self.eager_ids:
             compiled = self._segmented(static)
         else:
-            compiled = self.jit(functools.partial(self._traced, static))
+            compiled = whole
         self._compiled[signature] = compiled
         return compiled
 
-    def _traced(self, static: dict, leaves: list, dynamic: dict, key) -> Any:
+    def _traced(self, static: dict, packed: tuple, dynamic: dict, key) -> Any:
+        leaves = unpack(self._layout, packed)
+        return self._eager(static, leaves, dynamic, key)
+
+    def _eager(self, static: dict, leaves: list, dynamic: dict, key) -> Any:
         state = jax.tree_util.tree_unflatten(self._treedef, leaves)
         outputs, new_state, _ = run(
             self.fast.plan, state, {**dynamic, **static}, mode=self.mode, key=key
@@ -192,31 +252,32 @@ class Engine:
     def _segmented(self, static: dict) -> Callable:
         segmented = Segmented(self.fast.plan, self.eager_ids, self.jit, self.mode)
 
-        def call(leaves: list, dynamic: dict, key) -> Any:
-            state = jax.tree_util.tree_unflatten(self._treedef, leaves)
+        def call(resident: Resident, dynamic: dict, key) -> Any:
+            state = jax.tree_util.tree_unflatten(self._treedef, resident.leaves)
             traced = jax.tree_util.tree_map(on_device, dynamic)
             return segmented(state, {**traced, **static}, key)
 
         return call
 
-    def _first_working(self, candidates: list[Callable], static: dict) -> Callable:
+    def _first_working(self, signature: tuple, candidates: list[Callable], static: dict):
         """The first of `candidates` whose call works (an op computing with strings
         from traced values, or a string output, can fail to compile), else the graph op
         by op, not under jit; the first that works is kept for this signature. When
         all fail (a wrong input), the last one's error is raised and nothing is kept."""
-        candidates = [*candidates, functools.partial(self._traced, static)]
 
-        def call(leaves: list, dynamic: dict, key) -> Any:
-            *trials, last = candidates
-            for candidate in trials:
+        def eager(resident: Resident, dynamic: dict, key) -> Any:
+            return self._eager(static, resident.leaves, dynamic, key)
+
+        def call(resident: Resident, dynamic: dict, key) -> Any:
+            for candidate in candidates:
                 try:
-                    result = candidate(leaves, dynamic, key)
+                    result = candidate(resident, dynamic, key)
                 except (AxonnxError, TypeError):
                     continue
-                candidates[:] = [candidate]
+                self._compiled[signature] = candidate
                 return result
-            result = last(leaves, dynamic, key)
-            candidates[:] = [last]
+            result = eager(resident, dynamic, key)
+            self._compiled[signature] = eager
             return result
 
         return call
@@ -230,19 +291,37 @@ class Engine:
             return False
         return any(isinstance(v, jax.core.Tracer) for v in jax.tree_util.tree_leaves(state))
 
-    def _leaves(self, state: ModelState) -> list:
-        """The prepared state's leaves on the device, computed once per state object
-        (states are values: a new state is a new object). The compiled functions know
-        the tree's structure; a state of another structure drops them."""
+    def _prepared(self, state: ModelState) -> Resident:
+        """The prepared state on the device (`axonnx.engine.resident`), computed once
+        per state object (states are values: a new state is a new object). The
+        compiled functions know its tree structure and packing; a state of another
+        structure or packing drops them."""
         if self._resident is not None and self._resident[0] is state:
             return self._resident[1]
         leaves, treedef = jax.tree_util.tree_flatten(self.fast.prepare(state))
-        leaves = [jax.device_put(v) if isinstance(v, np.ndarray) else v for v in leaves]
-        if self._treedef is None or treedef != self._treedef:
-            self._treedef = treedef
+        resident = pack([jax.device_put(v) if isinstance(v, np.ndarray) else v for v in leaves])
+        if self._treedef is None or treedef != self._treedef or resident.layout != self._layout:
+            self._treedef, self._layout = treedef, resident.layout
             self._compiled.clear()
-        self._resident = (state, leaves)
-        return leaves
+            self._fast = None
+        self._resident = (state, resident)
+        return resident
+
+
+class _Whole:
+    """The whole graph under one jit, called with the packed parameters."""
+
+    def __init__(self, jitted: Callable):
+        self.jitted = jitted
+
+    def __call__(self, resident: Resident, dynamic: dict, key) -> Any:
+        return self.jitted(resident.packed, dynamic, key)
+
+
+@functools.cache
+def _jax_array_type() -> type:
+    """The concrete class of JAX's arrays (not its tracers)."""
+    return type(jax.device_put(np.zeros((), np.float32)))
 
 
 def _is_array(value: Any) -> bool:
