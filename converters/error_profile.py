@@ -10,7 +10,8 @@ import numpy as np
 import onnx
 
 from axonnx.converters.graph_import import layer_name
-from axonnx.converters.report import ErrorHistogram, NodeError, compare
+from axonnx.converters.judgement import Judge
+from axonnx.converters.report import ErrorHistogram, NodeError
 
 __all__ = ["error_histogram", "node_errors", "scope_of"]
 
@@ -44,16 +45,18 @@ def node_errors(
     proto: onnx.ModelProto,
     expected: Mapping[str, np.ndarray],
     kept: Mapping[str, np.ndarray],
-    rtol: float | None,
-    atol: float | None,
+    judge: Judge,
 ) -> list[NodeError]:
-    """Every node output both runs computed, compared, in the graph's order."""
+    """Every node output both runs computed (onnxruntime's `expected`, axonnx's `kept`),
+    in the graph's order, each judged by `judge` (`judgement.judge_values`: the rule
+    `validate` applies to the outputs, so a node is marked divergent exactly when
+    bisecting would call it wrong)."""
     errors = []
     for index, node in enumerate(proto.graph.node):
         for output in node.output:
             if output not in expected or output not in kept:
                 continue
-            result = compare(output, expected[output], kept[output], rtol, atol)
+            result = judge(output, expected[output], kept[output])
             scale = _largest(expected[output])
             scaled = result.max_abs_error / scale if scale > 0 else result.max_abs_error
             errors.append(

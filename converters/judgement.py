@@ -11,13 +11,19 @@ requantization rounding, so its values may differ by one step of the quantized g
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-__all__ = ["lowest_float_precision", "quantization_steps"]
+from axonnx.converters.report import OutputReport, compare
+
+__all__ = ["Judge", "judge_values", "lowest_float_precision", "quantization_steps"]
+
+Judge = Callable[[str, Any, Any], OutputReport]
+"""`judge(name, expected, actual)`: how a value of the model compares (see `judge_values`)."""
 
 # Lowest precision first; float8/float4 hold quantized values but nothing computes in them.
 _PRECISIONS = ("bfloat16", "float16", "float32", "float64")
@@ -57,6 +63,26 @@ _KEEPS_STEP = frozenset(
     }
 )
 _ALL_INPUTS_STEP = frozenset({"Concat", "Max", "Min"})
+
+
+def judge_values(proto: onnx.ModelProto, rtol: float | None, atol: float | None) -> Judge:
+    """The rule `validate` judges every value of `proto` by, outputs and intermediate
+    values alike: `compare` at the model's lowest float precision (default tolerances
+    where `rtol`/`atol` are None), with each value's quantization step where a
+    DequantizeLinear with a known scale made it.
+
+    >>> judge = judge_values(onnx.load("model.onnx"), None, None)   # doctest: +SKIP
+    >>> judge("logits", expected, actual).verdict                   # doctest: +SKIP
+    'ok'
+    """
+    precision = lowest_float_precision(proto)
+    steps = quantization_steps(proto)
+
+    def judge(name: str, expected: Any, actual: Any) -> OutputReport:
+        step = steps.get(name)
+        return compare(name, expected, actual, rtol, atol, precision=precision, step=step)
+
+    return judge
 
 
 def lowest_float_precision(proto: onnx.ModelProto) -> str | None:

@@ -20,11 +20,11 @@ import onnx
 from axonnx.converters.error_profile import error_histogram, node_errors
 from axonnx.converters.graph_import import onnx_value_name
 from axonnx.converters.inputs import make_inputs
-from axonnx.converters.judgement import lowest_float_precision, quantization_steps
+from axonnx.converters.judgement import judge_values, lowest_float_precision
 from axonnx.converters.loading import load_model
 from axonnx.converters.onnx_import import import_onnx
 from axonnx.converters.ort_sessions import onnxruntime_session, run_options
-from axonnx.converters.report import NodeReport, OutputReport, Report, compare
+from axonnx.converters.report import NodeReport, Report
 from axonnx.converters.worker import StepTimeoutError, run_in_worker
 from axonnx.engine import engine_for
 from axonnx.errors import InvalidModelError
@@ -112,27 +112,14 @@ def validate(
     expected = _run_onnxruntime(proto, feed, names + wanted, providers)
     _step("axonnx")
     actual, kept = _run_axonnx(model, params, feed, bisect, fast)
-    precision = lowest_float_precision(proto)
-    judge = _judge(proto, rtol, atol, precision)
-    report = Report(_label(source), bisected=bisect, precision=precision)
+    judge = judge_values(proto, rtol, atol)
+    report = Report(_label(source), bisected=bisect, precision=lowest_float_precision(proto))
     report.outputs = [judge(n, expected[n], actual[n]) for n in names]
     report.histograms = {n: error_histogram(expected[n], actual[n]) for n in names}
     if bisect:
         report.first_wrong_node = _first_wrong(proto, expected, kept, judge)
-        report.node_errors = node_errors(proto, expected, kept, rtol, atol)
+        report.node_errors = node_errors(proto, expected, kept, judge)
     return report
-
-
-def _judge(proto: onnx.ModelProto, rtol, atol, precision: str | None) -> Callable:
-    """`compare` at the model's lowest float precision, with each value's quantization
-    step where a DequantizeLinear with a known scale made it."""
-    steps = quantization_steps(proto)
-
-    def judge(name: str, expected, actual) -> OutputReport:
-        step = steps.get(name)
-        return compare(name, expected, actual, rtol, atol, precision=precision, step=step)
-
-    return judge
 
 
 def _label(source: Any) -> str:

@@ -227,3 +227,26 @@ def test_fp16_resnet18_at_float16_tolerance_and_a_one_percent_error(tmp_path):
     fc = [t for t in scaled.graph.initializer if t.name == "fc.weight"][0]
     fc.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(fc) * np.float16(1.01), fc.name))
     assert _fails_with(path, scaled, feed)
+
+
+def test_error_profile_judges_nodes_by_the_models_precision():
+    """`--bisect`'s per-node profile (the HTML report's plot) uses validate's rule: the
+    fp16 model's last node, a Cast to float32 that a float32 rule would flag, is within
+    fp16 precision; a Gemm whose weights are 1% off is flagged, and first."""
+    feed = _images(64)
+    report = validate(FP16, feed, bisect=True)
+    assert report.passed and report.first_wrong_node is None
+    (last,) = [e for e in report.node_errors if e.output == "logits"]
+    assert last.op_type == "Cast" and last.passed
+    ours = np.asarray(ax.predict(*ax.import_onnx(FP16), feed)["logits"])
+    expected = _onnxruntime(FP16, feed)
+    assert not compare("logits", expected, ours).passed  # at float32's own tolerance
+    assert all(e.passed for e in report.node_errors)
+
+    proto = onnx.load(FP16)
+    gemm = [n for n in proto.graph.node if n.op_type == "Gemm"][0]
+    model, state = ax.import_onnx(_perturbed(FP16, gemm.input[1]))
+    broken = validate(FP16, feed, model=model, params=state, bisect=True)
+    wrong = [e for e in broken.node_errors if not e.passed]
+    assert wrong and wrong[0].op_type == "Gemm" and wrong[0].name == gemm.name
+    assert broken.first_wrong_node.name == gemm.name
