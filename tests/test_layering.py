@@ -219,14 +219,7 @@ def test_shared_concepts_come_from_their_home_module():
     assert not bad, "import these from their home module instead:\n  " + "\n  ".join(bad)
 
 
-_QUANT_OWNER = "contrib_*.py belong to the com.microsoft ops' session: make the names public there"
-PRIVATE_IMPORTS_EXEMPT: dict[str, str] = {
-    "converters/ops/contrib_quant.py: _layer_norm": _QUANT_OWNER,
-    "converters/ops/contrib_quant.py: _stats_dtype": _QUANT_OWNER,
-    "converters/ops/contrib_quant.py: _requantize": _QUANT_OWNER,
-    "converters/ops/contrib_quant.py: _shifted": _QUANT_OWNER,
-    "converters/ops/contrib_qlinear.py: _saturate_to_int": _QUANT_OWNER,
-}
+PRIVATE_IMPORTS_EXEMPT: dict[str, str] = {}
 """`file: name` of the private names still imported across modules, each with why; the
 list may only shrink (an entry that no longer occurs fails the test)."""
 

@@ -20,13 +20,20 @@ from axonnx.converters.registry import onnx_op
 from axonnx.errors import ShapeError
 
 
-def _stats_dtype(x, stash_type: int = 1):
+def stats_dtype(x: jnp.ndarray, stash_type: int = 1) -> jnp.dtype:
     """The statistics dtype: at least float32, and the stash type when it is wider."""
     stash = onnx.helper.tensor_dtype_to_np_dtype(int(stash_type))
     return jnp.promote_types(jnp.promote_types(x.dtype, jnp.float32), stash)
 
 
-def _layer_norm(x, gamma, beta, first: int, epsilon: float, dtype):
+def layer_norm_with_stats(
+    x: jnp.ndarray,
+    gamma: jnp.ndarray,
+    beta: jnp.ndarray | None,
+    first: int,
+    epsilon: float,
+    dtype: jnp.dtype,
+) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
     """`(x - mean) / sqrt(var + epsilon) * gamma + beta` over axes first..-1, in `dtype`;
     returns (y, mean, inv_std) with the reduced axes kept."""
     axes = tuple(range(first, x.ndim))
@@ -64,7 +71,9 @@ def skip_layer_normalization(input, skip, gamma, beta=None, bias=None, *, epsilo
     """com.microsoft SkipLayerNormalization-1: layer norm of `input + skip + bias` over
     the last axis; outputs (output, mean, inv_std_var, input_skip_bias_sum)."""
     total = _skip_sum(input, skip, bias, "SkipLayerNormalization")
-    y, mean, inv_std = _layer_norm(total, gamma, beta, total.ndim - 1, epsilon, _stats_dtype(total))
+    y, mean, inv_std = layer_norm_with_stats(
+        total, gamma, beta, total.ndim - 1, epsilon, stats_dtype(total)
+    )
     return y.astype(input.dtype), mean.astype(jnp.float32), inv_std.astype(jnp.float32), total
 
 
@@ -74,7 +83,7 @@ def skip_simplified_layer_normalization(input, skip, gamma, bias=None, *, epsilo
     bias` over the last axis; outputs (output, mean (zeros: an RMS norm has none),
     inv_std_var, input_skip_bias_sum)."""
     total = _skip_sum(input, skip, bias, "SkipSimplifiedLayerNormalization")
-    y, inv_std = _rms_norm(total, gamma, total.ndim - 1, epsilon, _stats_dtype(total))
+    y, inv_std = _rms_norm(total, gamma, total.ndim - 1, epsilon, stats_dtype(total))
     inv_std = inv_std.astype(jnp.float32)
     return y.astype(input.dtype), jnp.zeros_like(inv_std), inv_std, total
 
@@ -84,8 +93,10 @@ def layer_normalization_1(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type
     """onnxruntime's LayerNormalization-1 (default domain, for opsets before 17): as
     LayerNormalization-17, but Y takes Scale's type and Mean, InvStdDev the stash type
     (float32 by default, also for float64 inputs); outputs (Y, Mean, InvStdDev)."""
-    dtype = _stats_dtype(X, stash_type)
-    y, mean, inv_std = _layer_norm(X, Scale, B, normalize_axis(axis, X.ndim), epsilon, dtype)
+    dtype = stats_dtype(X, stash_type)
+    y, mean, inv_std = layer_norm_with_stats(
+        X, Scale, B, normalize_axis(axis, X.ndim), epsilon, dtype
+    )
     stash = onnx.helper.tensor_dtype_to_np_dtype(int(stash_type))
     return y.astype(Scale.dtype), mean.astype(stash), inv_std.astype(stash)
 
@@ -94,7 +105,7 @@ def layer_normalization_1(X, Scale, B=None, *, axis=-1, epsilon=1e-5, stash_type
 def simplified_layer_normalization(X, scale, *, axis=-1, epsilon=1e-5, stash_type=1):
     """onnxruntime's SimplifiedLayerNormalization-1 (default domain): RMS norm over
     axes axis..-1, `X / sqrt(mean(X^2) + epsilon) * scale`; outputs (Y, inv_std_var)."""
-    dtype = _stats_dtype(X, stash_type)
+    dtype = stats_dtype(X, stash_type)
     y, inv_std = _rms_norm(X, scale, normalize_axis(axis, X.ndim), epsilon, dtype)
     stash = onnx.helper.tensor_dtype_to_np_dtype(int(stash_type))
     return y.astype(scale.dtype), inv_std.astype(stash)
@@ -140,5 +151,5 @@ def embed_layer_normalization(
     total = embeddings_sum(
         input_ids, segment_ids, word_embedding, position_embedding, segment_embedding, position_ids
     )
-    y, _, _ = _layer_norm(total, gamma, beta, 2, epsilon, _stats_dtype(total))
+    y, _, _ = layer_norm_with_stats(total, gamma, beta, 2, epsilon, stats_dtype(total))
     return y.astype(total.dtype), mask_index_of(mask, input_ids), total

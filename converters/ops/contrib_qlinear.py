@@ -18,7 +18,7 @@ import numpy as np
 
 from axonnx.converters.ops.contrib_schemas import MS
 from axonnx.converters.ops.nn_pool import average_pool
-from axonnx.converters.ops.quantization import _saturate_to_int
+from axonnx.converters.ops.quantization import saturate_to_int
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError
 
@@ -42,7 +42,7 @@ def _real(x, scale, zero_point):
 def _quantize(y, scale, zero_point, like):
     """`y / scale + zero_point`, rounded and saturated to the type of `like`."""
     dtype = np.dtype((like if zero_point is None else zero_point).dtype)
-    return _saturate_to_int(y / _scalar(scale), _scalar(zero_point), dtype)
+    return saturate_to_int(y / _scalar(scale), _scalar(zero_point), dtype)
 
 
 @onnx_op("QLinearAdd", 1, domain=MS)
@@ -52,7 +52,7 @@ def qlinear_add(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_z
     y = (A.astype(jnp.float32) - _scalar(A_zero_point)) * (_scalar(A_scale) / c_scale)
     y = y + (B.astype(jnp.float32) - _scalar(B_zero_point)) * (_scalar(B_scale) / c_scale)
     dtype = np.dtype((A if C_zero_point is None else C_zero_point).dtype)
-    return _saturate_to_int(y, _scalar(C_zero_point), dtype)
+    return saturate_to_int(y, _scalar(C_zero_point), dtype)
 
 
 @onnx_op("QLinearMul", 1, domain=MS)
@@ -62,7 +62,7 @@ def qlinear_mul(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_z
     a = A.astype(jnp.float32) - _scalar(A_zero_point)
     y = a * (B.astype(jnp.float32) - _scalar(B_zero_point)) * ratio
     dtype = np.dtype((A if C_zero_point is None else C_zero_point).dtype)
-    return _saturate_to_int(y, _scalar(C_zero_point), dtype)
+    return saturate_to_int(y, _scalar(C_zero_point), dtype)
 
 
 @onnx_op("QLinearSigmoid", 1, domain=MS)
@@ -97,7 +97,7 @@ def qlinear_global_average_pool(
     shifted = total.astype(jnp.float32) - _scalar(x_zero_point) * count
     y = shifted * (_scalar(x_scale) / (_scalar(y_scale) * count))
     dtype = np.dtype((X if y_zero_point is None else y_zero_point).dtype)
-    return _saturate_to_int(y, _scalar(y_zero_point), dtype)
+    return saturate_to_int(y, _scalar(y_zero_point), dtype)
 
 
 @onnx_op("QLinearAveragePool", 1, domain=MS)

@@ -16,16 +16,16 @@ import numpy as np
 
 from axonnx.converters.ops.contrib_attention import self_attention
 from axonnx.converters.ops.contrib_norm import (
-    _layer_norm,
-    _stats_dtype,
     embeddings_sum,
+    layer_norm_with_stats,
     mask_index_of,
+    stats_dtype,
 )
 from axonnx.converters.ops.contrib_schemas import MS
 from axonnx.converters.ops.quantization import (
-    _requantize,
-    _shifted,
     dynamic_quantize_linear,
+    requantize,
+    shift_by_zero_point,
 )
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
@@ -119,8 +119,8 @@ def _int_product(a, b, a_zero_point, b_zero_point):
     tensor or per column)."""
     zb = None if b_zero_point is None else _columns(b_zero_point)
     return jnp.matmul(
-        _shifted(a, None if a_zero_point is None else jnp.reshape(a_zero_point, ())),
-        _shifted(b, zb),
+        shift_by_zero_point(a, None if a_zero_point is None else jnp.reshape(a_zero_point, ())),
+        shift_by_zero_point(b, zb),
         preferred_element_type=jnp.int32,
     )
 
@@ -192,7 +192,7 @@ def qgemm(
     if y_zero_point is None:
         raise InvalidModelError("QGemm: y_zero_point is required with y_scale")
     zero = jnp.reshape(y_zero_point, ())
-    return _requantize(product, multiplier, zero, np.dtype(y_zero_point.dtype))
+    return requantize(product, multiplier, zero, np.dtype(y_zero_point.dtype))
 
 
 # ---------------------------------------------------------------- QAttention
@@ -290,5 +290,5 @@ def qembed_layer_normalization(
     gamma = _dequantized(gamma_quant, gamma_scale, gamma_zero_point)
     beta = _dequantized(beta_quant, beta_scale, beta_zero_point)
     total = embeddings_sum(input_ids, segment_ids, word, position, segment, None)
-    y, _, _ = _layer_norm(total, gamma, beta, 2, epsilon, _stats_dtype(total))
+    y, _, _ = layer_norm_with_stats(total, gamma, beta, 2, epsilon, stats_dtype(total))
     return y.astype(jnp.float32), mask_index_of(mask, input_ids)

@@ -98,7 +98,7 @@ def _quantized_dtype(y_zero_point, output_dtype: int) -> np.dtype:
     return dtype
 
 
-def _saturate_to_int(y, zero_point, dtype: np.dtype):
+def saturate_to_int(y: jax.Array, zero_point: jax.Array | None, dtype: np.dtype) -> jax.Array:
     """round(y) + zero_point (round half to even), clipped to the range of integer type
     `dtype` (uint4: [0, 15], int2: [-2, 1], ...). NaN, undefined by the spec, gives 0.
     The clipped value becomes an int32 before it takes the (sub-byte) type `dtype`."""
@@ -153,7 +153,7 @@ def quantize_linear(
     y = _divide(x, spread(y_scale, "y_scale"), precision)
     zero_point = None if y_zero_point is None else spread(y_zero_point, "y_zero_point")
     if _is_int(dtype):
-        return _saturate_to_int(y, zero_point, dtype)
+        return saturate_to_int(y, zero_point, dtype)
     return _to_float(y, zero_point, dtype, saturate)
 
 
@@ -218,18 +218,20 @@ def _channels(param, rank: int, axis: int):
     return param
 
 
-def _shifted(x, zero_point):
+def shift_by_zero_point(x: jax.Array, zero_point: jax.Array | None) -> jax.Array:
     """`x - zero_point` as exact int32."""
     x = jnp.asarray(x).astype(jnp.int32)
     return x if zero_point is None else x - jnp.asarray(zero_point).astype(jnp.int32)
 
 
-def _requantize(accumulated, multiplier, y_zero_point, dtype: np.dtype):
+def requantize(
+    accumulated: jax.Array, multiplier: jax.Array, y_zero_point: jax.Array | None, dtype: np.dtype
+) -> jax.Array:
     """`accumulated * multiplier + y_zero_point` rounded and saturated to `dtype`."""
     wide = jnp.promote_types(jnp.asarray(multiplier).dtype, jnp.float32)
     y = accumulated.astype(wide) * multiplier.astype(wide)
     if _is_int(dtype):
-        return _saturate_to_int(y, y_zero_point, dtype)
+        return saturate_to_int(y, y_zero_point, dtype)
     return _to_float(y, y_zero_point, dtype, 1)
 
 
@@ -243,8 +245,8 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     a, b = jnp.asarray(a), jnp.asarray(b)
     if _is_int(a.dtype) and _is_int(b.dtype):
         product = jnp.matmul(
-            _shifted(a, _rows(a_zero_point, a)),
-            _shifted(b, b_zero_point),
+            shift_by_zero_point(a, _rows(a_zero_point, a)),
+            shift_by_zero_point(b, b_zero_point),
             preferred_element_type=jnp.int32,
         )
     else:
@@ -252,7 +254,7 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
         real_b = b.astype(jnp.float32) - jnp.asarray(b_zero_point).astype(jnp.float32)
         product = jnp.matmul(real_a, real_b, precision=jax.lax.Precision.HIGHEST)
     multiplier = _rows(a_scale, a) * jnp.asarray(b_scale) / jnp.asarray(y_scale)
-    return _requantize(product, multiplier, jnp.asarray(y_zero_point), np.dtype(y_zero_point.dtype))
+    return requantize(product, multiplier, jnp.asarray(y_zero_point), np.dtype(y_zero_point.dtype))
 
 
 @onnx_op("ConvInteger", 10)
@@ -273,8 +275,10 @@ def conv_integer(
     (w's zero point per tensor or per output channel (M,)); attributes as Conv."""
     w = jnp.asarray(w)
     return conv(
-        _shifted(x, x_zero_point),
-        _shifted(w, None if w_zero_point is None else _channels(w_zero_point, w.ndim, 0)),
+        shift_by_zero_point(x, x_zero_point),
+        shift_by_zero_point(
+            w, None if w_zero_point is None else _channels(w_zero_point, w.ndim, 0)
+        ),
         auto_pad=auto_pad,
         dilations=dilations,
         group=group,
@@ -324,4 +328,4 @@ def qlinear_conv(
     multiplier = jnp.asarray(x_scale) * _channels(w_scale, rank, 1) / jnp.asarray(y_scale)
     dtype = np.dtype((x if y_zero_point is None else y_zero_point).dtype)
     zero_point = None if y_zero_point is None else jnp.asarray(y_zero_point)
-    return _requantize(accumulated, multiplier, zero_point, dtype)
+    return requantize(accumulated, multiplier, zero_point, dtype)
