@@ -20,7 +20,14 @@ from onnx import numpy_helper
 
 from axonnx.converters.report import OutputReport, compare
 
-__all__ = ["Judge", "judge_values", "lowest_float_precision", "quantization_steps"]
+__all__ = [
+    "Judge",
+    "cut_at",
+    "judge_values",
+    "lowest_float_precision",
+    "quantization_steps",
+    "runtime_quantizers",
+]
 
 Judge = Callable[[str, Any, Any], OutputReport]
 """`judge(name, expected, actual)`: how a value of the model compares (see `judge_values`)."""
@@ -123,10 +130,57 @@ def quantization_steps(proto: onnx.ModelProto) -> dict[str, float]:
     for node in proto.graph.node:
         step = _node_step(node, constants, steps)
         if step is not None:
-            for output in node.output:
+            outputs = node.output[:1] if node.op_type == "DynamicQuantizeLinear" else node.output
+            for output in outputs:
                 if output:
                     steps[output] = step
     return steps
+
+
+def runtime_quantizers(proto: onnx.ModelProto) -> list[onnx.NodeProto]:
+    """The nodes that quantize activations at run time from their own range
+    (DynamicQuantizeLinear, as `quantize_dynamic` writes them before MatMulInteger).
+
+    Their scale comes from the float input's min and max, and a value on a rounding
+    boundary of that grid lands on either neighbour in two correct runs (float sums in
+    another order); the integer products after them then differ by whole weights, so
+    no tolerance on the model's outputs separates that from an error. `validate`
+    replays the rest of the graph from onnxruntime's quantized values instead.
+    """
+    return [
+        n
+        for n in proto.graph.node
+        if n.op_type == "DynamicQuantizeLinear" and n.domain in ("", "ai.onnx")
+    ]
+
+
+def cut_at(
+    proto: onnx.ModelProto, nodes: list[onnx.NodeProto], values: dict[str, np.ndarray]
+) -> onnx.ModelProto:
+    """A copy of `proto` without `nodes`, their outputs made graph inputs typed and
+    shaped as `values` (the arrays to feed them), their float inputs made graph outputs
+    (to quantize them again)."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    cut = {id(n) for n in nodes}
+    kept = [n for n, original in zip(copy.graph.node, proto.graph.node) if id(original) not in cut]
+    del copy.graph.node[:]
+    copy.graph.node.extend(kept)
+    for node in nodes:
+        for name in node.output:
+            if name:
+                value = np.asarray(values[name])
+                code = onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
+                copy.graph.input.append(
+                    onnx.helper.make_tensor_value_info(name, code, list(value.shape))
+                )
+    exposed = {v.name for v in [*copy.graph.input, *copy.graph.output]}
+    for name in dict.fromkeys(n.input[0] for n in nodes):
+        if name not in exposed:
+            copy.graph.output.append(
+                onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None)
+            )
+    return copy
 
 
 def _node_step(node: onnx.NodeProto, constants: dict, steps: dict[str, float]) -> float | None:
@@ -135,6 +189,8 @@ def _node_step(node: onnx.NodeProto, constants: dict, steps: dict[str, float]) -
     if node.op_type == "DequantizeLinear":
         scale = constants.get(node.input[1])
         return None if scale is None or not scale.size else float(np.max(np.abs(scale)))
+    if node.op_type == "DynamicQuantizeLinear":
+        return 1.0  # uint8 values (its outputs 1 and 2 are the scale and zero point)
     if node.op_type == "QuantizeLinear":
         zero_point = constants.get(node.input[2]) if len(node.input) > 2 else None
         integer = zero_point is None or np.issubdtype(zero_point.dtype, np.integer)

@@ -14,6 +14,7 @@ __all__ = [
     "NodeReport",
     "OutputReport",
     "Report",
+    "RequantizationCheck",
     "compare",
     "default_tolerance",
 ]
@@ -64,13 +65,48 @@ class OutputReport:
     precision: str = ""  # the dtype whose tolerance was used (the model's lowest float)
     step: float | None = None  # the quantization step of the value, where known
     within_step: bool = False  # outside tolerance, but within one quantization step
+    requantized: bool = False  # outside tolerance, explained by run-time quantization
 
     @property
     def verdict(self) -> str:
-        """`ok`, `within one quantization step` or `MISMATCH`."""
+        """`ok`, `within one quantization step`, `within run-time quantization` or
+        `MISMATCH`."""
         if not self.passed:
             return "MISMATCH"
+        if self.requantized:
+            return "within run-time quantization"
         return "within one quantization step" if self.within_step else "ok"
+
+
+@dataclass
+class RequantizationCheck:
+    """Whether run-time quantization (DynamicQuantizeLinear) explains the outputs'
+    differences: axonnx's own quantized activations are within one step of
+    onnxruntime's, and the rest of the graph, fed onnxruntime's quantized activations,
+    gives onnxruntime's outputs within tolerance (`outputs`: those comparisons)."""
+
+    quantizers: int  # DynamicQuantizeLinear nodes replayed
+    elements: int  # quantized activation elements compared
+    one_step: int  # of them, one step from onnxruntime's (a rounding boundary)
+    max_steps: float  # the largest difference, in steps of their grids
+    scales_agree: bool  # the run-time scales within float tolerance of onnxruntime's
+    outputs: list[OutputReport] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """One step at most, same scales, and every replayed output within tolerance."""
+        replayed = all(o.passed for o in self.outputs)
+        return self.max_steps <= 1 and self.scales_agree and replayed
+
+    def __str__(self) -> str:
+        worst = max((o.max_abs_error for o in self.outputs), default=0.0)
+        return (
+            f"run-time quantization: {self.one_step} of {self.elements} activation values "
+            f"quantized by {self.quantizers} DynamicQuantizeLinear are one step from "
+            f"onnxruntime's (largest: {self.max_steps:g} steps); fed onnxruntime's quantized "
+            f"activations, axonnx gives its outputs within tolerance: "
+            f"{'yes' if all(o.passed for o in self.outputs) else 'NO'} (max abs {worst:.3g})"
+        )
 
 
 @dataclass
@@ -128,6 +164,7 @@ class Report:
     precision: str | None = None  # the lowest float precision the model computes in
     histograms: dict[str, ErrorHistogram | None] = field(default_factory=dict)
     node_errors: list[NodeError] = field(default_factory=list)
+    requantization: RequantizationCheck | None = None  # where run-time quantization was
 
     @property
     def passed(self) -> bool:
@@ -143,6 +180,7 @@ class Report:
             "precision": self.precision,
             "outputs": [{**asdict(o), "verdict": o.verdict} for o in self.outputs],
             "first_wrong_node": asdict(self.first_wrong_node) if self.first_wrong_node else None,
+            "requantization": asdict(self.requantization) if self.requantization else None,
         }
 
     def __str__(self) -> str:
@@ -162,6 +200,8 @@ class Report:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = [f"{self.model}: {'PASS' if self.passed else 'FAIL'}{self._judged_by()}"]
         lines += ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+        if self.requantization is not None:
+            lines.append(f"  {self.requantization}")
         if self.first_wrong_node is not None:
             node = self.first_wrong_node
             lines.append(

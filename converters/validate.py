@@ -20,11 +20,18 @@ import onnx
 from axonnx.converters.error_profile import error_histogram, node_errors
 from axonnx.converters.graph_import import onnx_value_name
 from axonnx.converters.inputs import make_inputs
-from axonnx.converters.judgement import judge_values, lowest_float_precision
+from axonnx.converters.judgement import (
+    Judge,
+    cut_at,
+    judge_values,
+    lowest_float_precision,
+    runtime_quantizers,
+)
 from axonnx.converters.loading import load_model
 from axonnx.converters.onnx_import import import_onnx
+from axonnx.converters.ops.quantization import dynamic_quantize_linear
 from axonnx.converters.ort_sessions import onnxruntime_session, run_options
-from axonnx.converters.report import NodeReport, Report
+from axonnx.converters.report import NodeReport, OutputReport, Report, RequantizationCheck
 from axonnx.converters.worker import StepTimeoutError, run_in_worker
 from axonnx.engine import engine_for
 from axonnx.errors import InvalidModelError
@@ -70,7 +77,14 @@ def validate(
             below the output's (an fp16 model with float32 outputs: float16). Values a
             DequantizeLinear with a known scale made (QDQ models) also pass within one
             quantization step (that scale): onnxruntime's fused integer kernels round
-            differently from the graph's dequantize -> float op -> quantize.
+            differently from the graph's dequantize -> float op -> quantize. Where
+            outputs fail and the model quantizes activations at run time
+            (DynamicQuantizeLinear, `quantize_dynamic`), validate replays the graph
+            from onnxruntime's quantized activations (`report.requantization`): when
+            axonnx then gives onnxruntime's outputs within tolerance and quantizes each
+            activation within one step of onnxruntime, the outputs pass as "within
+            run-time quantization". onnxruntime runs with `session.x64quantprecision`
+            (exact uint8 x int8 products on x86 CPUs without VNNI).
         dims: sizes of symbolic dimensions for generated inputs (`{"batch": 2}`).
         providers: onnxruntime providers, `"cpu"` and/or `"cuda"`.
         seed, int_high: generated inputs' seed and integer bound (token ids below it).
@@ -116,10 +130,75 @@ def validate(
     report = Report(_label(source), bisected=bisect, precision=lowest_float_precision(proto))
     report.outputs = [judge(n, expected[n], actual[n]) for n in names]
     report.histograms = {n: error_histogram(expected[n], actual[n]) for n in names}
+    quantizers = runtime_quantizers(proto) if not report.passed else []
+    if quantizers:
+        run = (feed, providers, dims, fast)
+        check = _replay(proto, quantizers, run, model, params, judge)
+        report.requantization = check
+        report.outputs = [_explained(o, check) for o in report.outputs]
     if bisect:
         report.first_wrong_node = _first_wrong(proto, expected, kept, judge)
         report.node_errors = node_errors(proto, expected, kept, judge)
     return report
+
+
+def _replay(proto, quantizers, run: tuple, model, params, judge: Judge) -> RequantizationCheck:
+    """Whether run-time quantization explains the outputs' differences: onnxruntime runs
+    with the quantized activations (with their scales and zero points) exposed; the
+    graph without the quantizers, fed those, runs in axonnx (with `params` where its
+    layers have them), and axonnx quantizes its own values of the quantizers' inputs
+    again to compare with onnxruntime's, in steps of their grids."""
+    feed, providers, dims, fast = run
+    names = [o.name for o in proto.graph.output]
+    quantized = [o for n in quantizers for o in n.output if o]
+    expected = _run_onnxruntime(proto, feed, names + quantized, providers)
+    cut_model, cut_params = import_onnx(cut_at(proto, quantizers, expected), dims=dims)
+    replay_feed = {**feed, **{name: expected[name] for name in quantized}}
+    replayed, _ = _run_axonnx(cut_model, _overlay(cut_params, params), replay_feed, False, fast)
+    replayed |= feed
+    steps, scales = [], []
+    for node in quantizers:
+        y, scale, zero = (np.asarray(v) for v in dynamic_quantize_linear(replayed[node.input[0]]))
+        steps += [_steps(expected[node.output[0]], y), _steps(expected[node.output[2]], zero)]
+        scales.append(judge(node.output[1], expected[node.output[1]], scale).passed)
+    return RequantizationCheck(
+        len(quantizers),
+        sum(int(np.size(expected[n.output[0]])) for n in quantizers),
+        sum(one for one, _ in steps[::2]),
+        max((largest for _, largest in steps), default=0.0),
+        all(scales),
+        [judge(n, expected[n], replayed[n]) for n in names],
+    )
+
+
+def _steps(expected: np.ndarray, actual) -> tuple[int, float]:
+    """(elements one step apart, largest difference in steps) of two integer tensors."""
+    if np.shape(actual) != np.shape(expected):
+        return 0, float("inf")
+    diff = np.abs(np.asarray(actual, np.int64) - np.asarray(expected, np.int64))
+    return int((diff == 1).sum()), float(diff.max(initial=0))
+
+
+def _overlay(fresh: ModelState, given: ModelState) -> ModelState:
+    """`fresh`'s values, replaced by `given`'s where a layer of the same name has them
+    (the cut graph's layers keep their names, so a changed model's weights carry over)."""
+
+    def merge(base, other):
+        if isinstance(base, dict) and isinstance(other, dict):
+            return {k: merge(v, other[k]) if k in other else v for k, v in base.items()}
+        same = np.shape(base) == np.shape(other) and not isinstance(other, dict)
+        return other if same else base
+
+    return ModelState(merge(fresh.params, given.params), merge(fresh.state, given.state))
+
+
+def _explained(output: OutputReport, check: RequantizationCheck) -> OutputReport:
+    """The output, passed as "within run-time quantization" where it failed and the
+    replay explains it."""
+    if output.passed or not check.passed:
+        return output
+    output.passed = output.requantized = True
+    return output
 
 
 def _label(source: Any) -> str:
@@ -139,12 +218,25 @@ def _run_onnxruntime(
     if extra:
         proto = _with_outputs(proto, extra)
     try:
-        session = onnxruntime_session(proto.SerializeToString(), providers)
+        session = onnxruntime_session(proto.SerializeToString(), providers, _exact_options())
         wanted = [o.name for o in session.get_outputs()]
         return dict(zip(wanted, session.run(wanted, feed, run_options()), strict=True))
     except Exception as error:  # onnxruntime's errors share no useful base class
         first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise InvalidModelError(f"onnxruntime cannot run the model: {first}") from error
+
+
+def _exact_options():
+    """onnxruntime's session options for validating: `session.x64quantprecision=1`, so
+    on x86 CPUs without VNNI its uint8 x int8 matrix products (MatMulInteger,
+    DynamicQuantizeMatMul, QAttention, ...) are exact instead of saturating pairs of
+    products to int16 (VPMADDUBSW) when int8 weights use the full range; onnxruntime
+    leaves other CPUs alone."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.add_session_config_entry("session.x64quantprecision", "1")
+    return options
 
 
 def _with_outputs(proto: onnx.ModelProto, extra: list[str]) -> onnx.ModelProto:

@@ -15,6 +15,7 @@ The committed models are made by tests/converters/quantized_models/make_quantize
 from __future__ import annotations
 
 import copy
+import importlib
 import importlib.util
 import json
 import xml.etree.ElementTree as ElementTree
@@ -250,3 +251,76 @@ def test_error_profile_judges_nodes_by_the_models_precision():
     wrong = [e for e in broken.node_errors if not e.passed]
     assert wrong and wrong[0].op_type == "Gemm" and wrong[0].name == gemm.name
     assert broken.first_wrong_node.name == gemm.name
+
+
+# ------------------------------------------- run-time (dynamic) quantization: quantize_dynamic
+
+BERT = Path(__file__).resolve().parents[2] / "models" / "bert_tiny_torchscript.onnx"
+
+
+@pytest.fixture(scope="module")
+def dynamic_bert(tmp_path_factory) -> Path:
+    """The shipped tiny BERT through onnxruntime's `quantize_dynamic` at its defaults
+    (full-range int8 weights, no reduce_range): DynamicQuantizeLinear + MatMulInteger."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    path = tmp_path_factory.mktemp("dynamic") / "bert_tiny_int8.onnx"
+    quantize_dynamic(str(BERT), str(path), weight_type=QuantType.QInt8)
+    return path
+
+
+def _tokens(batch: int = 4, seq: int = 32) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    mask = np.ones((batch, seq), np.int64)
+    mask[1, seq // 2 :] = 0
+    types = np.repeat([[0] * (seq // 2) + [1] * (seq // 2)], batch, axis=0).astype(np.int64)
+    return {"input_ids": rng.integers(0, 1000, (batch, seq)), "attention_mask": mask} | {
+        "token_type_ids": types
+    }
+
+
+def test_dynamic_quantization_is_judged_by_replaying_onnxruntimes_activations(dynamic_bert):
+    """An activation on a rounding boundary of DynamicQuantizeLinear's grid lands on
+    the neighbouring step in axonnx; after the integer products that is 3e-4 off at
+    float32 tolerance. validate says so: given onnxruntime's quantized activations
+    axonnx gives its outputs within float32 tolerance, and each quantizer fed the same
+    upstream values is within one step."""
+    quantizers = [n for n in onnx.load(dynamic_bert).graph.node]
+    assert sum(n.op_type == "DynamicQuantizeLinear" for n in quantizers) == 9
+    report = validate(dynamic_bert, _tokens())
+    hidden = report.outputs[0]
+    assert hidden.mismatches > 0 and hidden.max_abs_error > 1e-4  # beyond float32's
+    assert report.passed and hidden.verdict == "within run-time quantization"
+    check = report.requantization
+    assert check.passed and check.quantizers == 9 and check.max_steps == 1
+    assert 0 < check.one_step < check.elements / 1000
+    assert all(o.passed and o.max_abs_error < 1e-5 for o in check.outputs)
+    assert "fed onnxruntime's quantized activations, axonnx gives its outputs" in str(report)
+    assert report.to_dict()["requantization"]["quantizers"] == 9
+
+
+def test_dynamic_quantization_still_catches_a_one_percent_error(dynamic_bert):
+    model, state = ax.import_onnx(dynamic_bert)
+    params = dict(state.params)
+    norm = params["encoder.layer.1.output.LayerNorm"]
+    params["encoder.layer.1.output.LayerNorm"] = {**norm, "scale": norm["scale"] * 1.01}
+    report = validate(
+        dynamic_bert, _tokens(), model=model, params=ax.ModelState(params, state.state)
+    )
+    assert not report.passed and report.outputs[0].verdict == "MISMATCH"
+    assert not report.requantization.passed
+    assert not all(o.passed for o in report.requantization.outputs)
+
+
+def test_onnxruntime_validates_with_exact_integer_products(monkeypatch):
+    """validate asks onnxruntime for exact uint8 x int8 products (no int16 saturation on
+    x86 CPUs without VNNI): `session.x64quantprecision=1`."""
+    module = importlib.import_module("axonnx.converters.validate")  # the package re-exports
+    seen = []
+
+    def spy(model, providers, options=None):
+        seen.append(options.get_session_config_entry("session.x64quantprecision"))
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+    monkeypatch.setattr(module, "onnxruntime_session", spy)
+    assert validate(FP16, _images(64)).passed and seen == ["1"]

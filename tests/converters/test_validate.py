@@ -155,6 +155,7 @@ def test_json_report_schema(tmp_path):
         "precision",
         "outputs",
         "first_wrong_node",
+        "requantization",
     }
     assert set(document["outputs"][0]) == {
         "name",
@@ -171,10 +172,12 @@ def test_json_report_schema(tmp_path):
         "precision",
         "step",
         "within_step",
+        "requantized",
         "verdict",
     }
     assert document["precision"] == "float32" and document["outputs"][0]["verdict"] == "ok"
     assert document["passed"] is True and document["first_wrong_node"] is None
+    assert document["requantization"] is None  # no run-time quantization to replay
 
 
 def test_compare_counts_against_numpy():
