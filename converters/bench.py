@@ -25,7 +25,7 @@ from axonnx.policy import policy
 # (which stores those weights in bfloat16 once, instead of casting them every call)
 BF16_MATMULS = policy("bfloat16", "bfloat16", "float32")
 
-__all__ = ["BF16_MATMULS", "BenchResult", "bench", "gpu_missing", "interleaved"]
+__all__ = ["BF16_MATMULS", "BenchResult", "bench", "gpu_missing", "interleaved", "leading_dims"]
 
 
 @dataclass
@@ -162,7 +162,7 @@ def bench(
         inline_dispatch()
 
     proto = load_model(path)
-    sizes = {"batch": batch, **_leading_dims(proto, batch), **dict(dims or {})}
+    sizes = {"batch": batch, **leading_dims(proto, batch), **dict(dims or {})}
     feed = dict(inputs) if inputs is not None else make_inputs(proto, dims=sizes)
     before = _peak_rss_mib()
     options = ort.SessionOptions()
@@ -227,12 +227,14 @@ def gpu_missing() -> str | None:
     return None
 
 
-def _leading_dims(proto, batch: int) -> dict[str, int]:
+def leading_dims(proto, batch: int) -> dict[str, int]:
+    """`batch` for the name of every input's symbolic leading dimension; an unnamed
+    one (skl2onnx's `None`) is named `""`, which binds every unnamed dimension."""
     from axonnx.converters.inputs import graph_inputs
 
     names = {}
     for info in graph_inputs(proto):
         dims = info.type.tensor_type.shape.dim
-        if dims and dims[0].dim_param:
+        if dims and not dims[0].HasField("dim_value"):
             names[dims[0].dim_param] = batch
     return names
