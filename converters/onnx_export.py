@@ -278,7 +278,7 @@ def _write_layer(writer: Writer, node: Node, inputs: list) -> Any:
         params[spec.name] = Param(
             spec.meta.get("onnx_name") or default, _param_value(writer, node, spec), dict(spec.meta)
         )
-    writer.compute = node.policy.compute if node.policy else _float_input(node)
+    writer.compute = node.policy.compute if node.policy else _float_input(node, params)
     if node.policy is not None:
         inputs = [_cast_tree(writer, v, value_dtype(p)) for p, v in zip(node.parents, inputs)]
     result = export(writer, node, inputs, params)
@@ -302,10 +302,17 @@ def _traced(writer: Writer, node: Node) -> Exporter:
 _BUILT_IN = {"input", "param", "constant", "none", "container", "namespace", "getitem"}
 
 
-def _float_input(node: Node) -> str:
+def _float_input(node: Node, params: dict) -> str:
+    """The dtype a layer without a policy computes in: its first float input's, else
+    (integer inputs, as an embedding's ids, or of unknown dtype) its first float
+    parameter's (an fp16 model's tables stay float16), else float32."""
     for parent in node.parents:
         dtype = value_dtype(parent)
         if isinstance(dtype, str) and is_float(dtype):
+            return dtype
+    for param in params.values():
+        dtype = np.asarray(param.value).dtype.name
+        if is_float(dtype):
             return dtype
     return "float32"
 
