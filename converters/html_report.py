@@ -57,6 +57,8 @@ def _verdict(passed: bool) -> str:
 def _section(report: Report) -> str:
     parts = [f"<section><h2>{escape(report.model)}: {_verdict(report.passed)}</h2>"]
     parts.append(_outputs_table(report.outputs))
+    if report.requantization is not None:
+        parts.append(f'<p class="note">{escape(str(report.requantization))}</p>')
     if report.bisected:
         parts.append(_bisect_part(report))
     for output in report.outputs:
@@ -83,7 +85,8 @@ def _outputs_table(outputs: list[OutputReport]) -> str:
             str(o.mismatches),
             f"{o.rtol:.3g}",
             f"{o.atol:.3g}",
-            _verdict(o.passed),
+            _verdict(o.passed)
+            + (f" {escape(o.verdict)}" if o.verdict not in ("ok", "MISMATCH") else ""),
         )
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     return "<table>" + "".join(rows) + "</table>"

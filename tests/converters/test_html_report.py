@@ -162,3 +162,17 @@ def test_headless_chromium_shows_the_plots(broken_report, tmp_path):
     blue = (pixels[..., 2] > 180) & (pixels[..., 0] < 90)
     assert red.sum() > 200 and blue.sum() > 200  # failing and passing nodes, bars
     assert (pixels.reshape(-1, 3) != 255).any(axis=1).mean() > 0.02  # not a blank page
+
+
+def test_page_says_what_judged_a_passing_mismatch():
+    """An output outside tolerance that passed (run-time quantization, one step) says
+    why, and the replay's figures are on the page."""
+    from axonnx.converters.report import OutputReport, Report, RequantizationCheck
+
+    output = OutputReport("y", [2], [2], "float32", 3e-4, 6e-3, 1, 0, 1e-4, 1e-5, True)
+    output.requantized = True
+    replayed = OutputReport("y", [2], [2], "float32", 1e-6, 1e-6, 0, 0, 1e-4, 1e-5, True)
+    check = RequantizationCheck(9, 82176, 1, 1.0, True, [replayed])
+    page = render_html([Report("m.onnx", [output], requantization=check)])
+    assert "PASS</span> within run-time quantization" in page
+    assert "1 of 82176 activation values quantized by 9 DynamicQuantizeLinear" in page
