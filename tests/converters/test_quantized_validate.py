@@ -18,6 +18,7 @@ import copy
 import importlib
 import importlib.util
 import json
+import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -324,3 +325,26 @@ def test_onnxruntime_validates_with_exact_integer_products(monkeypatch):
 
     monkeypatch.setattr(module, "onnxruntime_session", spy)
     assert validate(FP16, _images(64)).passed and seen == ["1"]
+
+
+@pytest.mark.slow
+def test_dynamic_quantized_bert_at_base_width(tmp_path, monkeypatch):
+    """benchmarks/make_zoo_text.py's bert_4l_int8 (4 layers, hidden 768, quantize_dynamic
+    at its defaults): 0.048 off onnxruntime's fused kernels at float32 tolerance, which
+    the benchmark suite reported as a failure; the replay explains it (measured: 4 of
+    689,664 activations one step off, replayed outputs within 2.6e-6)."""
+    if "torchvision" not in sys.modules:  # its _C may not load with this torch: hide it
+        monkeypatch.setitem(sys.modules, "torchvision", None)
+    for module in ("torch", "transformers"):
+        pytest.importorskip(module)
+    benchmarks = Path(__file__).resolve().parents[2] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("zoo_text", benchmarks / "make_zoo_text.py")
+    zoo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(zoo)
+    path = tmp_path / "bert_4l_int8.onnx"
+    zoo.make_bert_4l_qdq(path)
+    tokens = _tokens(2, 16)
+    tokens["input_ids"] = np.random.default_rng(0).integers(0, 30522, (2, 16))
+    report = validate(path, tokens)
+    assert report.passed and report.requantization.passed
+    assert report.requantization.max_steps <= 1
