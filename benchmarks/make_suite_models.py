@@ -31,7 +31,7 @@ import make_models as mm  # noqa: E402  (the shipped models' script: bert, expor
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_zoo_text import TEXT  # noqa: E402
-from make_zoo_vision import VISION  # noqa: E402
+from make_zoo_vision import VISION, torchvision  # noqa: E402
 
 DEFAULT_CACHE = Path(os.environ.get("AXONNX_BENCH_CACHE", "~/.cache/axonnx-bench")).expanduser()
 TEXT_AXES = {0: "batch", 1: "sequence"}
@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_CACHE, help="cache folder")
     parser.add_argument("--only", nargs="*", choices=list(MODELS), help="models to build")
     args = parser.parse_args(argv)
+    torchvision()  # before transformers, whose vision models import torchvision (NMS declared)
     build(args.out, args.only)
 
 
