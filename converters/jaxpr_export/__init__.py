@@ -7,6 +7,7 @@ Used by custom `ax.layer` export, `ax.export_function` and `ax.export_grad`.
 from __future__ import annotations
 
 from axonnx.converters.jaxpr_export import (  # noqa: F401  (each module registers its rules)
+    bits,
     calls,
     control,
     convolution,
@@ -17,6 +18,7 @@ from axonnx.converters.jaxpr_export import (  # noqa: F401  (each module registe
     reductions,
     shapes,
     sorting,
+    unsupported,
     windows,
 )
 from axonnx.converters.jaxpr_export.tracer import FORMS, PRIMITIVES, Tracer

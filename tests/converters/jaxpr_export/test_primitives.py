@@ -3,12 +3,21 @@ onnxruntime, matches JAX at two shapes; the table covers every mapped primitive.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+from jax import lax
 
 from axonnx.converters.jaxpr_export import PRIMITIVES
-from tests.converters.jaxpr_export.cases import CASES
+from axonnx.converters.jaxpr_export.unsupported import NOT_EXPORTABLE
+from axonnx.errors import UnsupportedOpError
+from tests.converters.jaxpr_export.cases import CASES as TABLE_CASES
+from tests.converters.jaxpr_export.cases import normal
+from tests.converters.jaxpr_export.cases_bits import BIT_CASES
 from tests.converters.jaxpr_export.check import assert_matches, primitives_of
 
+CASES = {**TABLE_CASES, **BIT_CASES}
 TOLERANCE = {"erf_family": 2e-5, "cumlogsumexp": 2e-5, "trig": 2e-5}
 """erf_inv (polynomial), cumlogsumexp (shifted sums) and the inverse trigonometric
 functions differ from XLA's in the last float32 bits."""
@@ -32,9 +41,42 @@ def test_every_mapped_primitive_is_in_the_table():
     for pairs in CASES.values():
         fn, args = pairs[0]
         seen |= primitives_of(fn, *args)
-    untested = sorted(set(PRIMITIVES) - seen - NOT_PRODUCED)
+    untested = sorted(set(PRIMITIVES) - seen - NOT_PRODUCED - set(NOT_EXPORTABLE))
     assert untested == []
 
 
 NOT_PRODUCED = set()
 """Primitive names mapped for other JAX versions that this JAX never produces."""
+
+
+JAX2ONNX = Path(__file__).with_name("jax2onnx_primitives.txt")
+NOT_IN_THIS_JAX = {"pjit", "select", "lax.fori_loop"}
+"""jax2onnx names this JAX has no primitive for: pjit is now `jit`, select is
+`select_n`, and fori_loop lowers to `while` or `scan`."""
+
+
+def _jax_primitive_names() -> set[str]:
+    import jax.lax.linalg  # noqa: F401  (defines the linalg primitives)
+    from jax.extend.core import Primitive
+
+    return {
+        value.name
+        for module in list(sys.modules.values())
+        if getattr(module, "__name__", "").startswith("jax")
+        for value in list(vars(module).values())
+        if isinstance(value, Primitive)
+    }
+
+
+def test_every_jax2onnx_primitive_is_mapped():
+    listed = {
+        line.strip() for line in JAX2ONNX.read_text().splitlines() if not line.startswith("#")
+    } - {""}
+    existing = _jax_primitive_names()
+    assert sorted(listed - existing) == sorted(NOT_IN_THIS_JAX)
+    assert sorted(listed & existing - set(PRIMITIVES)) == []
+
+
+def test_a_not_exportable_primitive_says_why():
+    with pytest.raises(UnsupportedOpError, match="'lgamma' is not exportable: a special"):
+        assert_matches(lax.lgamma, normal(2, 3))

@@ -1,0 +1,65 @@
+"""Primitives with no faithful ONNX form: each is registered so that the table names
+it and an export fails with the reason, instead of a bare "no mapping"."""
+
+from __future__ import annotations
+
+from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.errors import UnsupportedOpError
+
+__all__ = ["NOT_EXPORTABLE"]
+
+_COMPLEX = "onnxruntime has no complex tensors"
+_DECOMPOSITION = "a matrix decomposition (iterative, no ONNX op); not mapped yet"
+_SPECIAL = "a special function with no ONNX op; its series form is not mapped yet"
+
+NOT_EXPORTABLE: dict[str, str] = {
+    "complex": _COMPLEX,
+    "conj": _COMPLEX,
+    "real": _COMPLEX,
+    "imag": _COMPLEX,
+    "fft": "its results are complex (" + _COMPLEX + "); ONNX DFT needs a real/imaginary "
+    "trailing axis that the jaxpr's other primitives cannot carry",
+    "eig": _DECOMPOSITION,
+    "eigh": _DECOMPOSITION,
+    "svd": _DECOMPOSITION,
+    "qr": _DECOMPOSITION,
+    "lu": _DECOMPOSITION,
+    "schur": _DECOMPOSITION,
+    "hessenberg": _DECOMPOSITION,
+    "tridiagonal": _DECOMPOSITION,
+    "cholesky": _DECOMPOSITION,
+    "cholesky_update": _DECOMPOSITION,
+    "householder_product": _DECOMPOSITION,
+    "lu_pivots_to_permutation": "a sequential swap of rows; not mapped yet",
+    "triangular_solve": "a sequential substitution; not mapped yet",
+    "tridiagonal_solve": "a sequential substitution; not mapped yet",
+    "symmetric_product": "not mapped yet (a dot_general plus a triangle)",
+    "lgamma": _SPECIAL,
+    "digamma": _SPECIAL,
+    "polygamma": _SPECIAL,
+    "zeta": _SPECIAL,
+    "igamma": _SPECIAL,
+    "igammac": _SPECIAL,
+    "igamma_grad_a": _SPECIAL,
+    "regularized_incomplete_beta": _SPECIAL,
+    "bessel_i0e": _SPECIAL,
+    "bessel_i1e": _SPECIAL,
+    "nextafter": "a bit-level step of floats; needs BitCast, which onnxruntime lacks",
+    "bitcast_convert_type": "onnxruntime has no BitCast op (ONNX Cast converts values)",
+    "rng_bit_generator": "a stateful generator whose XLA algorithm ONNX cannot reproduce",
+    "rng_uniform": "XLA's unseeded generator; ONNX RandomUniform draws different numbers",
+    "ragged_dot_general": "not mapped yet (a per-group loop)",
+    "shard_map": "not mapped yet (its body on one device)",
+}
+"""Each primitive without an ONNX form, and why."""
+
+
+def _refuse(t: Tracer, eqn, args: list[str]) -> str:
+    name = eqn.primitive.name
+    raise UnsupportedOpError(
+        f"{t.where}: the jaxpr primitive {name!r} is not exportable: {NOT_EXPORTABLE[name]}"
+    )
+
+
+for _name, _reason in NOT_EXPORTABLE.items():
+    rule(_name, onnx=f"**not exportable**: {_reason}")(_refuse)
