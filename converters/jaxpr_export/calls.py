@@ -1,4 +1,4 @@
-"""Calls of inner jaxprs (jit, custom derivatives, remat) and value-preserving primitives
+"""Calls of inner jaxprs (jit, custom derivatives, remat, shard_map) and value-preserving primitives
 with several operands."""
 
 from __future__ import annotations
@@ -26,6 +26,22 @@ def _identities(t: Tracer, eqn, args: list[str]) -> list[str]:
 @rule("sharding_constraint", onnx="Identity (one device)")
 def _sharding(t: Tracer, eqn, args: list[str]) -> str:
     return t.op("Identity", args)
+
+
+@rule("shard_map", onnx="its body, written in place (a mesh of one device only)")
+def _shard_map(t: Tracer, eqn, args: list[str]) -> list[str]:
+    devices = eqn.params["mesh"].size
+    if devices != 1:
+        raise UnsupportedOpError(
+            f"{t.where}: shard_map over {devices} devices; ONNX runs on one (export it "
+            "with a mesh of one device)"
+        )
+    return t.run_closed(eqn.params["jaxpr"], args)
+
+
+@rule("pvary", onnx="Identity (the value varies over a mesh axis; one device)")
+def _pvary(t: Tracer, eqn, args: list[str]) -> list[str]:
+    return [t.op("Identity", [a]) for a in args]
 
 
 @rule("custom_linear_solve", onnx="its `solve` jaxpr, written in place")

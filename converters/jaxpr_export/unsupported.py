@@ -49,7 +49,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "rng_bit_generator": "a stateful generator whose XLA algorithm ONNX cannot reproduce",
     "rng_uniform": "XLA's unseeded generator; ONNX RandomUniform draws different numbers",
     "ragged_dot_general": "not mapped yet (a per-group loop)",
-    "shard_map": "not mapped yet (its body on one device)",
 }
 """Each primitive without an ONNX form, and why."""
 
