@@ -1,6 +1,6 @@
 """Detectors and their selection ops against onnxruntime: NonMaxSuppression on many
-boxes (the sparse greedy selection) and a torchvision SSDLite export through
-`ax.predict` (tests/converters/detectors, made by make_detectors.py)."""
+boxes (the sparse greedy selection) and torchvision SSDLite, Faster R-CNN and RetinaNet
+exports through `ax.predict` (tests/converters/detectors, made by make_detectors.py)."""
 
 from __future__ import annotations
 
@@ -102,8 +102,10 @@ def _assert_same_detections(found: dict, expected: dict, score_tol: float = 1e-4
         free.remove(match)
 
 
-def test_ssdlite_matches_onnxruntime():
-    path = DETECTORS / "ssdlite_tiny.onnx"
+@pytest.mark.parametrize("name", ["ssdlite_tiny", "fasterrcnn_tiny", "retinanet_tiny"])
+def test_detector_matches_onnxruntime(name):
+    """torchvision's SSDLite, Faster R-CNN (RoiAlign over an FPN) and RetinaNet."""
+    path = DETECTORS / f"{name}.onnx"
     session = ort.InferenceSession(str(path))
     model, state = ax.import_onnx(path)
     for seed in range(2):

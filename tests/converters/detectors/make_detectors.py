@@ -13,8 +13,21 @@ scale, and the classification head's last convolutions scaled so that the scores
 spread over about 0.1 (left as initialised, they sit near 1/classes and tie, and tie
 order legitimately differs between runtimes).
 
+`fasterrcnn_tiny.onnx` (1.6 MB): torchvision's `FasterRCNN` as
+`fasterrcnn_mobilenet_v3_large_320_fpn` assembles it (MobileNetV3-Large FPN extractor
+with its max-pool level, its anchors, 320 input, 150 RPN proposals, MultiScaleRoIAlign ->
+ONNX RoiAlign) at width 0.25, FPN 32 channels, a 64-wide box head, 4 classes, 40
+detections; box-classifier weights scaled by CLS_SCALE so scores spread (0.4-0.8).
+
+`retinanet_tiny.onnx` (1.6 MB): torchvision's `RetinaNet` and `RetinaNetHead` (as
+`retinanet_resnet50_fpn` assembles them) on the same narrow MobileNetV3 FPN instead of
+ResNet-50 (100 MB of weights), 320 input, 4 classes, 40 detections.
+
 torchvision's `_C` does not load here (CUDA build): `benchmarks/make_zoo_vision.py`'s
-`torchvision()` declares its NMS op first.
+`torchvision()` declares its NMS op first, and `_roi_align_declared` declares
+`torchvision::roi_align` with torchvision's own pure-PyTorch kernel (`_roi_align`), only so
+that tracing runs; the export writes ONNX RoiAlign (opset 16 semantics, aligned=False ->
+output_half_pixel, sampling_ratio 2).
 """
 
 from __future__ import annotations
@@ -32,6 +45,9 @@ import make_zoo_vision as zoo  # noqa: E402
 
 SEED = 0
 LOGIT_SCALE = 0.3
+CLS_SCALE = 3.0
+FPN_CHANNELS = 32
+_ROI_LIBRARY = None
 
 
 def ssdlite_tiny(width_mult: float = 0.25, num_classes: int = 4) -> nn.Module:
@@ -61,13 +77,107 @@ def ssdlite_tiny(width_mult: float = 0.25, num_classes: int = 4) -> nn.Module:
     )  # fmt: skip
     model.eval()
     with torch.no_grad():
-        for layer in model.modules():
-            if isinstance(layer, nn.Conv2d):  # activations that do not fade to zero
-                nn.init.kaiming_normal_(layer.weight)
+        _he_init(model)
         for layer in head.classification_head.module_list:
             layer[1].weight.mul_(LOGIT_SCALE)
         _calibrate(model)
     return model
+
+
+def _roi_align_declared(tv) -> None:
+    """Declare torchvision::roi_align (with torchvision's pure-PyTorch kernel) where
+    its `_C` did not load, so that tracing runs; the export writes ONNX RoiAlign."""
+    global _ROI_LIBRARY
+    if _ROI_LIBRARY is not None or hasattr(torch.ops.torchvision, "roi_align"):
+        return
+    import importlib
+    import inspect
+
+    roi_align = importlib.import_module("torchvision.ops.roi_align")
+
+    roi_align._has_ops = tv.extension._has_ops  # imported by name there: route to the op
+    _ROI_LIBRARY = torch.library.Library("torchvision", "FRAGMENT")
+    _ROI_LIBRARY.define(
+        "roi_align(Tensor input, Tensor rois, float spatial_scale, SymInt pooled_height,"
+        " SymInt pooled_width, int sampling_ratio, bool aligned) -> Tensor"
+    )
+    _ROI_LIBRARY.impl("roi_align", inspect.unwrap(roi_align._roi_align), "CPU")  # no compile
+
+
+def _narrow_fpn(width_mult: float, channels: int) -> nn.Module:
+    """torchvision's MobileNetV3-Large FPN extractor (`_mobilenet_extractor`'s layout:
+    the last two stages, a max-pool level) at `width_mult`, `channels` wide."""
+    from torchvision.models import mobilenetv3
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+    setting, last = mobilenetv3._mobilenet_v3_conf("mobilenet_v3_large", width_mult=width_mult)
+    features = mobilenetv3.MobileNetV3(setting, last).features
+    stages = [0] + [i for i, b in enumerate(features) if getattr(b, "_is_cn", False)]
+    stages.append(len(features) - 1)
+    returned = [len(stages) - 2, len(stages) - 1]
+    return BackboneWithFPN(
+        features, {f"{stages[k]}": str(v) for v, k in enumerate(returned)},
+        [features[stages[i]].out_channels for i in returned], channels,
+        extra_blocks=LastLevelMaxPool(),
+    )  # fmt: skip
+
+
+def _anchors():
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+
+    return AnchorGenerator(((32, 64, 128, 256, 512),) * 3, ((0.5, 1.0, 2.0),) * 3)
+
+
+def fasterrcnn_tiny(num_classes: int = 4) -> nn.Module:
+    """Faster R-CNN as `fasterrcnn_mobilenet_v3_large_320_fpn` assembles it (its anchors,
+    320 input, 150 proposals), on a narrow backbone and box head, eval mode."""
+    tv = zoo.torchvision()
+    _roi_align_declared(tv)
+    from torchvision.models.detection.faster_rcnn import FasterRCNN, FastRCNNPredictor, TwoMLPHead
+
+    torch.manual_seed(SEED)
+    backbone = _narrow_fpn(0.25, FPN_CHANNELS)
+    model = FasterRCNN(
+        backbone, None, rpn_anchor_generator=_anchors(), min_size=320, max_size=320,
+        rpn_pre_nms_top_n_test=150, rpn_post_nms_top_n_test=150, rpn_score_thresh=0.05,
+        box_head=TwoMLPHead(FPN_CHANNELS * 7 * 7, 64),
+        box_predictor=FastRCNNPredictor(64, num_classes),
+        box_detections_per_img=40, image_mean=[0.5] * 3, image_std=[0.5] * 3,
+    )  # fmt: skip
+    with torch.no_grad():
+        _he_init(model)
+        model.roi_heads.box_predictor.cls_score.weight.mul_(CLS_SCALE)
+        model.roi_heads.box_predictor.bbox_pred.weight.mul_(0.1)
+        model.rpn.head.bbox_pred.weight.mul_(0.1)
+        _calibrate(model)
+    return model
+
+
+def retinanet_tiny(num_classes: int = 4) -> nn.Module:
+    """RetinaNet (torchvision's `RetinaNet` and `RetinaNetHead`, as `retinanet_resnet50_fpn`
+    assembles them) on the narrow MobileNetV3 FPN instead of ResNet-50 (whose weights alone
+    are 100 MB), 320 input, eval mode."""
+    zoo.torchvision()
+    from torchvision.models.detection.retinanet import RetinaNet
+
+    torch.manual_seed(SEED)
+    model = RetinaNet(
+        _narrow_fpn(0.25, FPN_CHANNELS), num_classes, min_size=320, max_size=320,
+        anchor_generator=_anchors(), score_thresh=0.05, topk_candidates=100,
+        detections_per_img=40, image_mean=[0.5] * 3, image_std=[0.5] * 3,
+    )  # fmt: skip
+    with torch.no_grad():
+        _he_init(model)
+        model.head.regression_head.bbox_reg.weight.mul_(0.1)
+        _calibrate(model)
+    return model
+
+
+def _he_init(model: nn.Module) -> None:
+    for layer in model.modules():
+        if isinstance(layer, nn.Conv2d):  # activations that do not fade to zero
+            nn.init.kaiming_normal_(layer.weight)
 
 
 def _calibrate(model: nn.Module, batches: int = 4) -> None:
@@ -81,7 +191,9 @@ def _calibrate(model: nn.Module, batches: int = 4) -> None:
     generator = torch.Generator().manual_seed(SEED)
     for _ in range(batches):
         images = torch.rand(2, 3, 320, 320, generator=generator) * 2 - 1
-        model.head(list(model.backbone(images).values()))
+        features = model.backbone(images)
+        if hasattr(model, "head"):  # SSD's and RetinaNet's heads
+            model.head(list(features.values()))
     model.eval()
 
 
@@ -111,3 +223,5 @@ def export(model: nn.Module, path: Path) -> None:
 
 if __name__ == "__main__":
     export(ssdlite_tiny(), HERE / "ssdlite_tiny.onnx")
+    export(fasterrcnn_tiny(), HERE / "fasterrcnn_tiny.onnx")
+    export(retinanet_tiny(), HERE / "retinanet_tiny.onnx")
