@@ -18,6 +18,7 @@ from axonnx.converters.jaxpr_export import (  # noqa: F401  (each module registe
     reductions,
     shapes,
     sorting,
+    special,
     unsupported,
     windows,
 )

@@ -34,8 +34,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "triangular_solve": "a sequential substitution; not mapped yet",
     "tridiagonal_solve": "a sequential substitution; not mapped yet",
     "symmetric_product": "not mapped yet (a dot_general plus a triangle)",
-    "lgamma": _SPECIAL,
-    "digamma": _SPECIAL,
     "polygamma": _SPECIAL,
     "zeta": _SPECIAL,
     "igamma": _SPECIAL,

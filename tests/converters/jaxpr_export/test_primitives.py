@@ -13,12 +13,13 @@ from axonnx.converters.jaxpr_export import PRIMITIVES
 from axonnx.converters.jaxpr_export.unsupported import NOT_EXPORTABLE
 from axonnx.errors import UnsupportedOpError
 from tests.converters.jaxpr_export.cases import CASES as TABLE_CASES
-from tests.converters.jaxpr_export.cases import normal
+from tests.converters.jaxpr_export.cases import positive
 from tests.converters.jaxpr_export.cases_bits import BIT_CASES
 from tests.converters.jaxpr_export.cases_calls import CALL_CASES
+from tests.converters.jaxpr_export.cases_special import SPECIAL_CASES
 from tests.converters.jaxpr_export.check import assert_matches, primitives_of
 
-CASES = {**TABLE_CASES, **BIT_CASES, **CALL_CASES}
+CASES = {**TABLE_CASES, **BIT_CASES, **CALL_CASES, **SPECIAL_CASES}
 TOLERANCE = {"erf_family": 2e-5, "cumlogsumexp": 2e-5, "trig": 2e-5}
 """erf_inv (polynomial), cumlogsumexp (shifted sums) and the inverse trigonometric
 functions differ from XLA's in the last float32 bits."""
@@ -79,5 +80,5 @@ def test_every_jax2onnx_primitive_is_mapped():
 
 
 def test_a_not_exportable_primitive_says_why():
-    with pytest.raises(UnsupportedOpError, match="'lgamma' is not exportable: a special"):
-        assert_matches(lax.lgamma, normal(2, 3))
+    with pytest.raises(UnsupportedOpError, match="'zeta' is not exportable: a special"):
+        assert_matches(lax.zeta, positive(2, 3) + 1.0, positive(2, 3))

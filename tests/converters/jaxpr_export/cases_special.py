@@ -1,0 +1,21 @@
+"""Primitive cases of the special functions, at two shapes: positive arguments, and
+negative non-integers (the reflection)."""
+
+from __future__ import annotations
+
+import numpy as np
+from jax import lax
+
+RNG = np.random.default_rng(2)
+
+
+def _arguments(n: int) -> tuple[np.ndarray]:
+    positive = RNG.uniform(0.05, 12.0, (2, n))
+    negative = -RNG.integers(0, 4, (2, n)) - RNG.uniform(0.05, 0.95, (2, n))
+    return (np.concatenate([positive, negative, [[1.0] * n, [2.0] * n]]).astype(np.float32),)
+
+
+SPECIAL_CASES = {
+    "lgamma": [(lax.lgamma, _arguments(n)) for n in (3, 5)],
+    "digamma": [(lax.digamma, _arguments(n)) for n in (3, 5)],
+}
