@@ -19,6 +19,7 @@ from axonnx.converters.jaxpr_export import (  # noqa: F401  (each module registe
     shapes,
     sorting,
     special,
+    triangular,
     unsupported,
     windows,
 )

@@ -1,0 +1,100 @@
+"""Triangular solves and Cholesky factors, unrolled over the rows (or columns) of a
+static matrix of at most `MAX_SIZE`: forward substitution with Slice, MatMul, Div and
+Concat."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.errors import UnsupportedOpError
+
+MAX_SIZE = 64
+"""The largest matrix a solve or a factor is unrolled for (its graph grows with n)."""
+
+
+def _size(t: Tracer, aval, what: str) -> int:
+    n = t.static(aval, what)[-1]
+    if n > MAX_SIZE:
+        raise UnsupportedOpError(
+            f"{t.where}: {what} of a {n}x{n} matrix; it is unrolled, up to {MAX_SIZE}"
+        )
+    return n
+
+
+def _slice(t: Tracer, x: str, axis: int, start: int, stop: int) -> str:
+    return t.op("Slice", [x, t.ints([start]), t.ints([stop]), t.ints([axis])])
+
+
+def _swap(t: Tracer, x: str, ndim: int) -> str:
+    return t.op("Transpose", [x], perm=[*range(ndim - 2), ndim - 1, ndim - 2])
+
+
+def _flip(t: Tracer, x: str, axes: list[int]) -> str:
+    """`x` reversed along `axes` (Slice with step -1)."""
+    big = np.iinfo(np.int64)
+    n = len(axes)
+    return t.op(
+        "Slice",
+        [x, t.ints([-1] * n), t.ints([big.min] * n), t.ints(axes), t.ints([-1] * n)],
+    )
+
+
+def _forward(t: Tracer, a: str, b: str, n: int, unit: bool) -> str:
+    """x with a x = b, `a` lower triangular [..., n, n], `b` [..., n, k]."""
+    rows: list[str] = []
+    for i in range(n):
+        value = _slice(t, b, -2, i, i + 1)
+        if rows:
+            known = rows[0] if len(rows) == 1 else t.op("Concat", rows, axis=-2)
+            coefficients = _slice(t, _slice(t, a, -2, i, i + 1), -1, 0, i)
+            value = t.op("Sub", [value, t.op("MatMul", [coefficients, known])])
+        if not unit:
+            pivot = _slice(t, _slice(t, a, -2, i, i + 1), -1, i, i + 1)
+            value = t.op("Div", [value, pivot])
+        rows.append(value)
+    return rows[0] if n == 1 else t.op("Concat", rows, axis=-2)
+
+
+@rule(
+    "triangular_solve",
+    onnx=f"forward substitution unrolled over the rows (Slice, MatMul, Div, Concat; "
+    f"n ≤ {MAX_SIZE}), Transpose and reversing Slices for the other cases",
+)
+def _triangular_solve(t: Tracer, eqn, args: list[str]) -> str:
+    p = eqn.params
+    a, b = args
+    ndim = eqn.invars[0].aval.ndim
+    n = _size(t, eqn.invars[0].aval, "triangular_solve")
+    lower = bool(p["lower"])
+    if p["transpose_a"]:
+        a, lower = _swap(t, a, ndim), not lower
+    if not p["left_side"]:  # x a = b  <=>  a^T x^T = b^T
+        a, b, lower = _swap(t, a, ndim), _swap(t, b, ndim), not lower
+    if not lower:  # reversing rows and columns makes it lower
+        a, b = _flip(t, a, [ndim - 2, ndim - 1]), _flip(t, b, [ndim - 2])
+    x = _forward(t, a, b, n, bool(p["unit_diagonal"]))
+    if not lower:
+        x = _flip(t, x, [ndim - 2])
+    return x if p["left_side"] else _swap(t, x, ndim)
+
+
+@rule(
+    "cholesky",
+    onnx=f"the lower factor column by column (Slice, MatMul, Sqrt, Div, Concat; n ≤ {MAX_SIZE})",
+)
+def _cholesky(t: Tracer, eqn, args: list[str]) -> str:
+    aval = eqn.invars[0].aval
+    n = _size(t, aval, "cholesky")
+    a, dtype = args[0], aval.dtype
+    columns: list[str] = []
+    for j in range(n):
+        v = _slice(t, a, -1, j, j + 1)
+        if columns:
+            done = columns[0] if j == 1 else t.op("Concat", columns, axis=-1)
+            row = _swap(t, _slice(t, done, -2, j, j + 1), aval.ndim)
+            v = t.op("Sub", [v, t.op("MatMul", [done, row])])
+        root = t.op("Sqrt", [_slice(t, v, -2, j, j + 1)])
+        below = (np.arange(n) >= j).astype(dtype).reshape(n, 1)
+        columns.append(t.op("Mul", [t.op("Div", [v, root]), t.const(below)]))
+    return columns[0] if n == 1 else t.op("Concat", columns, axis=-1)

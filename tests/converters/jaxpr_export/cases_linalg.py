@@ -1,0 +1,41 @@
+"""Primitive cases of the triangular solves and Cholesky factors, at two sizes, with
+every side, triangle and transpose."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+RNG = np.random.default_rng(3)
+
+
+def _spd(n: int, batch: int = 2) -> np.ndarray:
+    """Symmetric positive definite matrices, well conditioned."""
+    m = RNG.standard_normal((batch, n, n))
+    return (m @ np.swapaxes(m, -1, -2) + n * np.eye(n)).astype(np.float32)
+
+
+def _triangles(n: int) -> tuple[np.ndarray, np.ndarray]:
+    a = RNG.standard_normal((2, n, n)) + 3 * np.eye(n)
+    return a.astype(np.float32), RNG.standard_normal((2, n, 3)).astype(np.float32)
+
+
+def _solves(a, b):
+    left = [
+        lax.linalg.triangular_solve(
+            a, b, left_side=True, lower=lower, transpose_a=transpose, unit_diagonal=unit
+        )
+        for lower in (True, False)
+        for transpose in (False, True)
+        for unit in (False, True)
+    ]
+    bt = jnp.swapaxes(b, -1, -2)
+    right = [lax.linalg.triangular_solve(a, bt, lower=lower) for lower in (True, False)]
+    return (*left, *right)
+
+
+LINALG_CASES = {
+    "triangular_solve": [(_solves, _triangles(n)) for n in (1, 5)],
+    "cholesky": [(jnp.linalg.cholesky, (_spd(n),)) for n in (3, 6)],
+}
