@@ -115,3 +115,42 @@ def test_detector_matches_onnxruntime(name):
         found = {k: np.asarray(v) for k, v in ax.predict(model, state, {"image": image}).items()}
         assert np.ptp(expected["scores"]) > 0.05 and len(np.unique(expected["labels"])) > 1
         _assert_same_detections(found, expected)
+
+
+def _roi_align_model(mode: str, sampling_ratio: int) -> onnx.ModelProto:
+    node = helper.make_node(
+        "RoiAlign", ["x", "rois", "batch"], ["y"], coordinate_transformation_mode=mode,
+        output_height=7, output_width=5, sampling_ratio=sampling_ratio, spatial_scale=0.0625,
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [node],
+        "roi_align",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8, 20, 20]),
+            helper.make_tensor_value_info("rois", TensorProto.FLOAT, [None, 4]),
+            helper.make_tensor_value_info("batch", TensorProto.INT64, [None]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)], ir_version=8)
+
+
+@pytest.mark.parametrize("mode", ["half_pixel", "output_half_pixel"])
+@pytest.mark.parametrize("sampling_ratio", [0, 2])
+def test_roi_align_matches_onnxruntime(mode, sampling_ratio):
+    """Faster R-CNN's pooling as onnxruntime computes it: boxes in image pixels on a
+    stride-16 map, small and large (adaptive sampling takes up to ceil(h / 7) taps),
+    some reaching outside the map."""
+    rng = np.random.default_rng(sampling_ratio)
+    corner = rng.uniform(-20, 300, (60, 2))
+    rois = np.concatenate([corner, corner + rng.uniform(1, 200, (60, 2))], 1)
+    feed = {
+        "x": rng.normal(size=(2, 8, 20, 20)).astype(np.float32),
+        "rois": rois.astype(np.float32),
+        "batch": rng.integers(0, 2, 60),
+    }
+    proto = _roi_align_model(mode, sampling_ratio)
+    expected = ort.InferenceSession(proto.SerializeToString()).run(None, feed)[0]
+    model, state = ax.import_onnx(proto)
+    found = np.asarray(ax.predict(model, state, feed)["y"])
+    np.testing.assert_allclose(found, expected, rtol=1e-5, atol=1e-5)
