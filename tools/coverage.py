@@ -5,15 +5,19 @@ python -m tools.coverage > docs/coverage.md
 
 from __future__ import annotations
 
+import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import onnx
 
 from axonnx.converters import layer_rules
 from axonnx.converters.registry import specs
 
-__all__ = ["coverage_markdown", "missing_ops"]
+__all__ = ["coverage_markdown", "families_markdown", "missing_ops"]
+
+ZOO = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "zoo.json"
 
 _SHORT = {
     "tensor(": "",
@@ -66,7 +70,33 @@ def coverage_markdown() -> str:
         f"domain: {', '.join(missing) or 'none'}.",
         "",
     ]
-    return "\n".join(["# Op coverage", "", *summary, *rows, ""])
+    return "\n".join(["# Op coverage", "", *summary, *rows, "", *families_markdown(), ""])
+
+
+def families_markdown(results: Path = ZOO) -> list[str]:
+    """Lines of the model-family table from `benchmarks/zoo.py check`'s results."""
+    if not results.exists():
+        return []
+    lines = [
+        "## Model families",
+        "",
+        "One small model per exporter family, built from the libraries' code with random "
+        "weights by `python benchmarks/zoo.py build`, checked by `python benchmarks/zoo.py "
+        "check` (`ax.import_onnx` + `ax.predict` "
+        "against onnxruntime on the same inputs; match: every output within "
+        "1e-4 + 1e-3 × its largest magnitude, ten times that for float16 models).",
+        "",
+        "| family | exporter | library versions | status | max abs error / message |",
+        "|---|---|---|---|---|",
+    ]
+    for row in json.loads(results.read_text()):
+        versions = ", ".join(f"{k} {v}" for k, v in row["versions"].items()) or "—"
+        detail = row.get("message") or f"{row.get('max_abs_error', 0.0):.1e}"
+        lines.append(
+            f"| {row['family']} | {row['exporter']} | {versions} | {row['status']} | "
+            f"{detail.replace('|', '/')} |"
+        )
+    return lines
 
 
 def missing_ops() -> list[str]:
