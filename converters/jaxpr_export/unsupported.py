@@ -31,7 +31,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "householder_product": _DECOMPOSITION,
     "lu_pivots_to_permutation": "a sequential swap of rows; not mapped yet",
     "tridiagonal_solve": "a sequential substitution; not mapped yet",
-    "symmetric_product": "not mapped yet (a dot_general plus a triangle)",
     "polygamma": _SPECIAL,
     "zeta": _SPECIAL,
     "igamma": _SPECIAL,
@@ -44,7 +43,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "bitcast_convert_type": "onnxruntime has no BitCast op (ONNX Cast converts values)",
     "rng_bit_generator": "a stateful generator whose XLA algorithm ONNX cannot reproduce",
     "rng_uniform": "XLA's unseeded generator; ONNX RandomUniform draws different numbers",
-    "ragged_dot_general": "not mapped yet (a per-group loop)",
 }
 """Each primitive without an ONNX form, and why."""
 

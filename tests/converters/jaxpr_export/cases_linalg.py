@@ -39,3 +39,28 @@ LINALG_CASES = {
     "triangular_solve": [(_solves, _triangles(n)) for n in (1, 5)],
     "cholesky": [(jnp.linalg.cholesky, (_spd(n),)) for n in (3, 6)],
 }
+
+
+def _ragged(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows 2n, three groups whose sizes sum to less than that (the rest are zero)."""
+    sizes = np.array([n, 0, n - 1], np.int32)
+    return (
+        RNG.standard_normal((2 * n, 4)).astype(np.float32),
+        RNG.standard_normal((3, 4, n)).astype(np.float32),
+        sizes,
+    )
+
+
+def _symmetric(a, c):
+    return (
+        lax.linalg.symmetric_product(a, c, alpha=2.0, beta=0.5),
+        lax.linalg.symmetric_product(a, c, symmetrize_output=True),
+    )
+
+
+CONTRACTION_CASES = {
+    "ragged_dot_general": [(lax.ragged_dot, _ragged(n)) for n in (3, 5)],
+    "symmetric_product": [
+        (_symmetric, (RNG.standard_normal((2, n, 3)).astype(np.float32), _spd(n))) for n in (3, 5)
+    ],
+}

@@ -16,11 +16,18 @@ from tests.converters.jaxpr_export.cases import CASES as TABLE_CASES
 from tests.converters.jaxpr_export.cases import positive
 from tests.converters.jaxpr_export.cases_bits import BIT_CASES
 from tests.converters.jaxpr_export.cases_calls import CALL_CASES
-from tests.converters.jaxpr_export.cases_linalg import LINALG_CASES
+from tests.converters.jaxpr_export.cases_linalg import CONTRACTION_CASES, LINALG_CASES
 from tests.converters.jaxpr_export.cases_special import SPECIAL_CASES
 from tests.converters.jaxpr_export.check import assert_matches, primitives_of
 
-CASES = {**TABLE_CASES, **BIT_CASES, **CALL_CASES, **SPECIAL_CASES, **LINALG_CASES}
+CASES = {
+    **TABLE_CASES,
+    **BIT_CASES,
+    **CALL_CASES,
+    **SPECIAL_CASES,
+    **LINALG_CASES,
+    **CONTRACTION_CASES,
+}
 TOLERANCE = {
     "triangular_solve": 1e-4,
     "cholesky": 1e-4,
