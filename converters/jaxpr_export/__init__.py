@@ -7,6 +7,7 @@ Used by custom `ax.layer` export, `ax.export_function` and `ax.export_grad`.
 from __future__ import annotations
 
 from axonnx.converters.jaxpr_export import (  # noqa: F401  (each module registers its rules)
+    bessel,
     bits,
     calls,
     control,

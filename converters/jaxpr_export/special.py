@@ -9,6 +9,8 @@ import numpy as np
 
 from axonnx.converters.jaxpr_export.tracer import Tracer, rule
 
+__all__ = ["Math"]
+
 _G = 7.0
 _BASE = 0.99999999999980993227684700473478
 _COEFFICIENTS = (
@@ -23,7 +25,7 @@ _COEFFICIENTS = (
 )
 
 
-class _Math:
+class Math:
     """Element-wise arithmetic on ONNX names of one float dtype."""
 
     def __init__(self, t: Tracer, dtype):
@@ -41,7 +43,7 @@ class _Math:
         return self.t.op("Where", [cond, a, b])
 
 
-def _lanczos(m: _Math, x: str) -> tuple[str, ...]:
+def _lanczos(m: Math, x: str) -> tuple[str, ...]:
     """(reflect, z, the Lanczos sum, its derivative, log t, t) of XLA's Lgamma/Digamma for `x`."""
     reflect = m.Less(x, 0.5)
     z = m.where(reflect, m.Neg(x), m.Sub(x, 1.0))
@@ -57,7 +59,7 @@ def _lanczos(m: _Math, x: str) -> tuple[str, ...]:
 
 @rule("lgamma", onnx="XLA's Lanczos approximation (g = 7) in Add/Div/Log, Sin for the reflection")
 def _lgamma(t: Tracer, eqn, args: list[str]) -> str:
-    m, x = _Math(t, eqn.invars[0].aval.dtype), args[0]
+    m, x = Math(t, eqn.invars[0].aval.dtype), args[0]
     reflect, z, total, _, log_t, big_t = _lanczos(m, x)
     power = m.Sub(m.Add(z, 0.5), m.Div(big_t, log_t))
     log_y = m.Add(m.Add(0.5 * math.log(2 * math.pi), m.Mul(power, log_t)), m.Log(total))
@@ -75,7 +77,7 @@ def _lgamma(t: Tracer, eqn, args: list[str]) -> str:
 
 @rule("digamma", onnx="the derivative of XLA's Lanczos sum (g = 7), reflection by cot")
 def _digamma(t: Tracer, eqn, args: list[str]) -> str:
-    m, x = _Math(t, eqn.invars[0].aval.dtype), args[0]
+    m, x = Math(t, eqn.invars[0].aval.dtype), args[0]
     reflect, _, total, derivative, log_t, big_t = _lanczos(m, x)
     y = m.Sub(m.Add(log_t, m.Div(derivative, total)), m.Div(_G, big_t))
     shifted = m.Add(x, m.Abs(m.Floor(m.Add(x, 0.5))))

@@ -37,8 +37,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "igammac": _SPECIAL,
     "igamma_grad_a": _SPECIAL,
     "regularized_incomplete_beta": _SPECIAL,
-    "bessel_i0e": _SPECIAL,
-    "bessel_i1e": _SPECIAL,
     "nextafter": "a bit-level step of floats; needs BitCast, which onnxruntime lacks",
     "bitcast_convert_type": "onnxruntime has no BitCast op (ONNX Cast converts values)",
     "rng_bit_generator": "a stateful generator whose XLA algorithm ONNX cannot reproduce",

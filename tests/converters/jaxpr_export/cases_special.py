@@ -15,7 +15,15 @@ def _arguments(n: int) -> tuple[np.ndarray]:
     return (np.concatenate([positive, negative, [[1.0] * n, [2.0] * n]]).astype(np.float32),)
 
 
+def _signed(n: int) -> np.ndarray:
+    """Both signs, both pieces (below and above 8), and 0."""
+    x = RNG.uniform(0.0, 30.0, (4, n)) * RNG.choice([-1.0, 1.0], (4, n))
+    x[0, 0], x[1, 0] = 0.0, 8.0
+    return x.astype(np.float32)
+
+
 SPECIAL_CASES = {
     "lgamma": [(lax.lgamma, _arguments(n)) for n in (3, 5)],
     "digamma": [(lax.digamma, _arguments(n)) for n in (3, 5)],
+    "bessel": [(lambda x: (lax.bessel_i0e(x), lax.bessel_i1e(x)), (_signed(n),)) for n in (3, 5)],
 }
