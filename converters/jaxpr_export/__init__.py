@@ -23,6 +23,7 @@ from axonnx.converters.jaxpr_export import (  # noqa: F401  (each module registe
     triangular,
     unsupported,
     windows,
+    zeta,
 )
 from axonnx.converters.jaxpr_export.tracer import FORMS, PRIMITIVES, Tracer
 

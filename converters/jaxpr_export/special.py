@@ -9,7 +9,7 @@ import numpy as np
 
 from axonnx.converters.jaxpr_export.tracer import Tracer, rule
 
-__all__ = ["Math"]
+__all__ = ["Math", "digamma", "lgamma"]
 
 _G = 7.0
 _BASE = 0.99999999999980993227684700473478
@@ -59,7 +59,11 @@ def _lanczos(m: Math, x: str) -> tuple[str, ...]:
 
 @rule("lgamma", onnx="XLA's Lanczos approximation (g = 7) in Add/Div/Log, Sin for the reflection")
 def _lgamma(t: Tracer, eqn, args: list[str]) -> str:
-    m, x = Math(t, eqn.invars[0].aval.dtype), args[0]
+    return lgamma(Math(t, eqn.invars[0].aval.dtype), args[0])
+
+
+def lgamma(m: Math, x: str) -> str:
+    """log |Γ(x)| (XLA's Lanczos form, reflected below 0.5)."""
     reflect, z, total, _, log_t, big_t = _lanczos(m, x)
     power = m.Sub(m.Add(z, 0.5), m.Div(big_t, log_t))
     log_y = m.Add(m.Add(0.5 * math.log(2 * math.pi), m.Mul(power, log_t)), m.Log(total))
@@ -77,7 +81,11 @@ def _lgamma(t: Tracer, eqn, args: list[str]) -> str:
 
 @rule("digamma", onnx="the derivative of XLA's Lanczos sum (g = 7), reflection by cot")
 def _digamma(t: Tracer, eqn, args: list[str]) -> str:
-    m, x = Math(t, eqn.invars[0].aval.dtype), args[0]
+    return digamma(Math(t, eqn.invars[0].aval.dtype), args[0])
+
+
+def digamma(m: Math, x: str) -> str:
+    """ψ(x) (the derivative of XLA's Lanczos form, NaN at the poles)."""
     reflect, _, total, derivative, log_t, big_t = _lanczos(m, x)
     y = m.Sub(m.Add(log_t, m.Div(derivative, total)), m.Div(_G, big_t))
     shifted = m.Add(x, m.Abs(m.Floor(m.Add(x, 0.5))))

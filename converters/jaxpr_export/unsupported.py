@@ -31,8 +31,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "householder_product": _DECOMPOSITION,
     "lu_pivots_to_permutation": "a sequential swap of rows; not mapped yet",
     "tridiagonal_solve": "a sequential substitution; not mapped yet",
-    "polygamma": _SPECIAL,
-    "zeta": _SPECIAL,
     "igamma": _SPECIAL,
     "igammac": _SPECIAL,
     "igamma_grad_a": _SPECIAL,

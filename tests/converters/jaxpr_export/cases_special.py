@@ -22,7 +22,20 @@ def _signed(n: int) -> np.ndarray:
     return x.astype(np.float32)
 
 
+def _zeta_arguments(n: int) -> tuple[np.ndarray, np.ndarray]:
+    x = RNG.uniform(1.1, 12.0, (3, n))
+    x[0, 0] = 1.0
+    return x.astype(np.float32), RNG.uniform(0.1, 6.0, (3, n)).astype(np.float32)
+
+
+def _polygamma_arguments(n: int) -> tuple[np.ndarray, np.ndarray]:
+    order = np.repeat(np.arange(0.0, 4.0)[:, None], n, axis=1)
+    return order.astype(np.float32), RNG.uniform(0.5, 6.0, (4, n)).astype(np.float32)
+
+
 SPECIAL_CASES = {
+    "zeta": [(lax.zeta, _zeta_arguments(n)) for n in (3, 5)],
+    "polygamma": [(lax.polygamma, _polygamma_arguments(n)) for n in (3, 5)],
     "lgamma": [(lax.lgamma, _arguments(n)) for n in (3, 5)],
     "digamma": [(lax.digamma, _arguments(n)) for n in (3, 5)],
     "bessel": [(lambda x: (lax.bessel_i0e(x), lax.bessel_i1e(x)), (_signed(n),)) for n in (3, 5)],
