@@ -174,17 +174,18 @@ def _roi_axis(coord, size):
 
 
 def _roi_sample(X, batch, y, x):
-    """The four weighted corner values of every sample point: list of (R, C, oh, ow)."""
-    H, W = X.shape[2:]
+    """The four weighted corner values of every sample point: list of (R, oh, ow, C),
+    gathered from `X` in (N, H, W, C) layout (each tap one contiguous channel row)."""
+    H, W = X.shape[1:3]
     yl, yh, wyl, wyh, yin = _roi_axis(y, H)
     xl, xh, wxl, wxh, xin = _roi_axis(x, W)
-    inside = (yin[:, :, None] & xin[:, None, :])[:, None]
+    inside = (yin[:, :, None] & xin[:, None, :])[..., None]
     b = batch[:, None, None]
     terms = []
     for yi, wy in ((yl, wyl), (yh, wyh)):
         for xi, wx in ((xl, wxl), (xh, wxh)):
-            v = jnp.moveaxis(X[b, :, yi[:, :, None], xi[:, None, :]], -1, 1)
-            w = (wy[:, :, None] * wx[:, None, :])[:, None]
+            v = X[b, yi[:, :, None], xi[:, None, :]]
+            w = (wy[:, :, None] * wx[:, None, :])[..., None]
             terms.append(jnp.where(inside, v * w.astype(X.dtype), 0))
     return terms
 
@@ -216,29 +217,30 @@ def _roi_align(
     counts = grid[:, 0] * grid[:, 1]
     batch = batch_indices.astype(jnp.int32)
     ph, pw = jnp.arange(output_height, dtype=dtype), jnp.arange(output_width, dtype=dtype)
+    channels_last = jnp.transpose(X.astype(dtype), (0, 2, 3, 1))
 
     def body(k, acc):
         gw = jnp.maximum(grid[:, 0], 1)
         iy, ix = (k // gw).astype(dtype), (k % gw).astype(dtype)
         y = boxes[:, 1:2] + ph * bins[:, 1:2] + ((iy + 0.5) * bins[:, 1] / grid[:, 1])[:, None]
         x = boxes[:, 0:1] + pw * bins[:, 0:1] + ((ix + 0.5) * bins[:, 0] / grid[:, 0])[:, None]
-        terms = _roi_sample(X.astype(dtype), batch, y, x)
+        terms = _roi_sample(channels_last, batch, y, x)
         value = (
             sum(terms)
             if mode == "avg"
             else jnp.maximum(jnp.maximum(terms[0], terms[1]), jnp.maximum(terms[2], terms[3]))
         )
-        take = (k < counts)[:, None, None, None]
+        take = (k < counts)[:, None, None, None]  # (R, oh, ow, C) from here
         new = acc + value if mode == "avg" else jnp.maximum(acc, value)
         return jnp.where(take, new, acc)
 
     init = 0.0 if mode == "avg" else -jnp.inf
-    acc = jnp.full((rois.shape[0], X.shape[1], output_height, output_width), init, dtype)
+    acc = jnp.full((rois.shape[0], output_height, output_width, X.shape[1]), init, dtype)
     bound = int(sampling_ratio) ** 2 if sampling_ratio > 0 else jnp.max(counts, initial=0)
     acc = lax.fori_loop(0, bound, body, acc)
     scale = jnp.maximum(counts, 1).astype(dtype)[:, None, None, None]
     out = acc / scale if mode == "avg" else jnp.where(counts[:, None, None, None] > 0, acc, 0)
-    return out.astype(X.dtype)
+    return jnp.transpose(out, (0, 3, 1, 2)).astype(X.dtype)
 
 
 @onnx_op("RoiAlign", 10)
