@@ -1,6 +1,6 @@
-"""Triangular solves and Cholesky factors, unrolled over the rows (or columns) of a
-static matrix of at most `MAX_SIZE`: forward substitution with Slice, MatMul, Div and
-Concat."""
+"""Triangular solves, Cholesky factors and LU pivots as permutations, unrolled over
+the rows (or columns) of a static matrix of at most `MAX_SIZE`: forward substitution
+with Slice, MatMul, Div and Concat; the pivots' swaps with GatherElements and Where."""
 
 from __future__ import annotations
 
@@ -98,3 +98,26 @@ def _cholesky(t: Tracer, eqn, args: list[str]) -> str:
         below = (np.arange(n) >= j).astype(dtype).reshape(n, 1)
         columns.append(t.op("Mul", [t.op("Div", [v, root]), t.const(below)]))
     return columns[0] if n == 1 else t.op("Concat", columns, axis=-1)
+
+
+@rule(
+    "lu_pivots_to_permutation",
+    onnx="the row swaps unrolled over the pivots (GatherElements, Equal, Where)",
+)
+def _lu_pivots(t: Tracer, eqn, args: list[str]) -> str:
+    aval = eqn.invars[0].aval
+    k = t.static(aval, "lu_pivots_to_permutation")[-1]
+    size = int(eqn.params["permutation_size"])
+    dtype = eqn.outvars[0].aval.dtype
+    positions = t.const(np.arange(size, dtype=dtype))
+    shape = t.op("Concat", [t.op("Shape", [args[0]], end=-1), t.ints([size])], axis=0)
+    permutation = t.op("Expand", [positions, shape])
+    pivots = t.cast(args[0], dtype) if aval.dtype != dtype else args[0]
+    for i in range(min(k, size)):
+        j = _slice(t, pivots, -1, i, i + 1)
+        at_i = _slice(t, permutation, -1, i, i + 1)
+        at_j = t.op("GatherElements", [permutation, t.cast(j, np.int64)], axis=-1)
+        swapped = t.op("Where", [t.op("Equal", [positions, j]), at_i, permutation])
+        is_i = t.op("Equal", [positions, t.const(i, dtype)])
+        permutation = t.op("Where", [is_i, at_j, swapped])
+    return permutation

@@ -29,7 +29,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "tridiagonal": _DECOMPOSITION,
     "cholesky_update": _DECOMPOSITION,
     "householder_product": _DECOMPOSITION,
-    "lu_pivots_to_permutation": "a sequential swap of rows; not mapped yet",
     "tridiagonal_solve": "a sequential substitution; not mapped yet",
     "igamma": _SPECIAL,
     "igammac": _SPECIAL,

@@ -35,7 +35,15 @@ def _solves(a, b):
     return (*left, *right)
 
 
+def _pivots(n: int) -> tuple[np.ndarray]:
+    """Pivots as LU writes them: row i swapped with a row j >= i."""
+    return (np.stack([RNG.integers(i, n + 1, (2, 3)) for i in range(n)], -1).astype(np.int32),)
+
+
 LINALG_CASES = {
+    "lu_pivots_to_permutation": [
+        (lambda p, n=n: lax.linalg.lu_pivots_to_permutation(p, n + 1), _pivots(n)) for n in (3, 5)
+    ],
     "triangular_solve": [(_solves, _triangles(n)) for n in (1, 5)],
     "cholesky": [(jnp.linalg.cholesky, (_spd(n),)) for n in (3, 6)],
 }
