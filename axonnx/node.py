@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -60,6 +60,7 @@ class Node:
         parents: input nodes, in the order the op takes them.
         params: parameters owned by this node, passed to the op after the inputs.
         options: keyword arguments of the op.
+        name, policy, shape, dtype, meta, id: keyword-only.
         name: user-given name, or `None` for a generated one (`dense_0`, in topological
             order, assigned when the model is compiled or printed).
         policy: mixed-precision policy, `None` for the default (float32 everywhere).
@@ -74,6 +75,7 @@ class Node:
     parents: tuple[Node, ...] = ()
     params: tuple[ParamSpec, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    _: KW_ONLY
     name: str | None = None
     policy: Policy | None = None
     shape: Any = None

@@ -15,9 +15,9 @@ import onnx
 
 from axonnx.converters.file_weights import FileWeights
 from axonnx.converters.loading import tensor_to_array
-from axonnx.converters.registry import op_name, resolve, spec_of
+from axonnx.converters.op_schemas import onnx_schema
+from axonnx.converters.registry import OpSpec, op_name, resolve, spec_of
 from axonnx.converters.simplify import GraphView
-from axonnx.converters.weights import initializer_roles
 from axonnx.errors import InvalidModelError
 from axonnx.node import Node, ParamSpec
 from axonnx.op_table import register_op
@@ -53,9 +53,10 @@ class GraphImporter:
     """Converts one ONNX graph; subgraphs get a child importer that sees its scope.
 
     Initializers become nodes only when something uses them: trainable weights
-    (`weights.initializer_roles`) become `param` nodes (one per initializer however
-    many consumers), others `constant` nodes. A layer rule may instead absorb a
-    weight into a built-in layer.
+    (`roles`, from `weights.initializer_roles`) become `param` nodes (one per
+    initializer however many consumers), others `constant` nodes. A layer rule may
+    instead absorb a weight into a built-in layer. Nodes get their shape and dtype
+    from `types` (`value_types.infer_value_types`) as they are built.
     """
 
     def __init__(
@@ -63,21 +64,25 @@ class GraphImporter:
         opsets: Mapping[str, int],
         dims: Mapping[str, int],
         parent: GraphImporter | None = None,
+        *,
         weights: FileWeights | None = None,
         match_layer: Callable[[GraphImporter, onnx.NodeProto], bool] | None = None,
         constants: frozenset[str] = frozenset(),
+        roles: Mapping[str, str] | None = None,
+        types: Mapping[str, Any] | None = None,
     ):
         self.opsets, self.dims, self.parent = opsets, dims, parent
         # recognises built-in layers (`layer_rules.match_layer`); none: every node generic
         self.match_layer = match_layer or (lambda importer, node: False)
         self.weights = weights  # top-level initializers read from the file on demand
         self.constants = constants  # initializers that are never weights (folded values)
+        self.roles = roles or {}  # initializer name -> "param" for trainable weights
+        self.types = types or {}  # ONNX value name -> (shape, dtype) where inferred
         self.values: dict[str, Node] = {}
         self.captured: dict[str, Node] = {}
         self.params: dict[str, Any] = {}
         self.state: dict[str, Any] = {}
         self.initializers: dict[str, onnx.TensorProto] = {}
-        self.roles: dict[str, str] = {}
         self.consumers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
         self.outputs: set[str] = set()
         self.fused: set[int] = set()
@@ -87,8 +92,6 @@ class GraphImporter:
     def run(self, graph: onnx.GraphProto | GraphView) -> dict[str, Node]:
         """Convert `graph`; return its outputs by name (params collect in `self.params`)."""
         self.initializers = {t.name: t for t in graph.initializer}
-        top = self.parent is None
-        self.roles = initializer_roles(graph, self.opsets, self.constants) if top else {}
         self.outputs = {o.name for o in graph.output}
         for node in graph.node:
             for name in node.input:
@@ -106,11 +109,14 @@ class GraphImporter:
         if name == "":
             return self.none
         if name in self.values:
-            return self.values[name]
+            node = self.values[name]
+            if node.shape is None and self.types:  # bound by a layer rule, untyped
+                node = self.values[name] = self.typed(node)
+            return node
         if name in self.initializers:
             node = self._initializer_node(name)
         elif self.parent is not None and self.parent.defines(name):
-            node = Node("input", (), (), {"shape": None, "dtype": None}, name)
+            node = Node("input", (), (), {"shape": None, "dtype": None}, name=name)
             self.captured[name] = node
         else:
             raise InvalidModelError(
@@ -123,6 +129,14 @@ class GraphImporter:
         """Whether `name` is visible in this graph's scope (for subgraph captures)."""
         own = name in self.values or name in self.initializers
         return own or (self.parent is not None and self.parent.defines(name))
+
+    def typed(self, node: Node) -> Node:
+        """`node` with the inferred shape and dtype of the ONNX value it produces, when
+        it has none and inference typed that value."""
+        known = self.types.get(onnx_value_name(node))
+        if node.shape is not None or known is None:
+            return node
+        return node.replace(shape=known[0], dtype=known[1])
 
     def weight(self, name: str) -> np.ndarray | None:
         """The value of a float weight initializer that only one node consumes, else None."""
@@ -151,11 +165,10 @@ class GraphImporter:
                 (),
                 (spec,),
                 {},
-                name,
-                None,
-                array.shape,
-                array.dtype.name,
-                {"onnx_name": name},
+                name=name,
+                shape=array.shape,
+                dtype=array.dtype.name,
+                meta={"onnx_name": name},
             )
         folded = {"folded": True} if name in self.constants else {}  # not in the file
         return Node(
@@ -163,11 +176,9 @@ class GraphImporter:
             (),
             (),
             {"value": array},
-            None,
-            None,
-            array.shape,
-            array.dtype.name,
-            {"onnx_name": name, **folded},
+            shape=array.shape,
+            dtype=array.dtype.name,
+            meta={"onnx_name": name, **folded},
         )
 
     def _input(self, value: onnx.ValueInfoProto) -> Node:
@@ -177,11 +188,10 @@ class GraphImporter:
             (),
             (),
             {"shape": shape, "dtype": dtype},
-            value.name,
-            None,
-            shape,
-            dtype,
-            dim_names(value),
+            name=value.name,
+            shape=shape,
+            dtype=dtype,
+            meta=dim_names(value),
         )
 
     def _generic(self, proto: onnx.NodeProto) -> None:
@@ -190,21 +200,23 @@ class GraphImporter:
         where = f"node {proto.name or proto.output[0]!r} ({proto.op_type})"
         parents = [self.lookup(i, where) for i in proto.input]
         options, captured = self._attributes(proto)
-        spec = spec_of(op_name(domain, proto.op_type, version)) if version else None
+        op = op_name(domain, proto.op_type, version)
+        spec = spec_of(op) if version else None
         if spec is not None and spec.prepare is not None:
             captured += spec.prepare(self, proto, options)
-        if _takes_output_count(domain, proto.op_type, version) and "num_outputs" not in options:
+        if _takes_output_count(spec) and "num_outputs" not in options:
             options["num_outputs"] = len(proto.output)
+        value = proto.output[0] if len(proto.output) == 1 else None  # `onnx_value_name`
+        shape, dtype = self.types.get(value, (None, None))
         node = Node(
-            op_name(domain, proto.op_type, version),
+            op,
             tuple(parents + captured),
             (),
             options,
-            layer_name(proto),
-            None,
-            None,
-            None,
-            onnx_meta(proto, domain, version),
+            name=layer_name(proto),
+            shape=shape,
+            dtype=dtype,
+            meta=onnx_meta(proto, domain, version),
         )
         self.bind_outputs(proto, node)
 
@@ -220,7 +232,7 @@ class GraphImporter:
         return options, list(captures.values())
 
     def _subgraph(self, graph: onnx.GraphProto, captures: dict) -> Subgraph:
-        child = GraphImporter(self.opsets, self.dims, parent=self, match_layer=self.match_layer)
+        child = GraphImporter(self.opsets, self.dims, self, match_layer=self.match_layer)
         outputs = child.run(graph)
         model = gather_outputs(tuple(outputs[o.name] for o in graph.output))
         for name in child.captured:
@@ -237,16 +249,15 @@ class GraphImporter:
             return
         for index, out in enumerate(outputs):
             if out:
+                shape, dtype = self.types.get(out, (None, None))
                 self.values[out] = Node(
                     "getitem",
                     (node,),
                     (),
                     {"index": index},
-                    None,
-                    None,
-                    None,
-                    None,
-                    {"onnx_output": out},
+                    shape=shape,
+                    dtype=dtype,
+                    meta={"onnx_output": out},
                 )
 
 
@@ -259,19 +270,13 @@ def read_initializer(tensor: onnx.TensorProto, weights: FileWeights | None) -> n
 
 def _may_return_several(proto: onnx.NodeProto, opsets: Mapping[str, int]) -> bool:
     domain = domain_of(proto)
-    try:
-        schema = onnx.defs.get_schema(
-            proto.op_type, max_inclusive_version=opsets[domain], domain=domain
-        )
-    except onnx.defs.SchemaError:
-        return False
-    return schema.max_output > 1
+    schema = onnx_schema(proto.op_type, opsets[domain], domain)
+    return schema is not None and schema.max_output > 1
 
 
-def _takes_output_count(domain: str, op_type: str, version: int | None) -> bool:
+def _takes_output_count(spec: OpSpec | None) -> bool:
     """Ops whose result depends on how many outputs the node has (Split without sizes)
     take a `num_outputs` keyword; the importer passes the node's output count."""
-    spec = spec_of(op_name(domain, op_type, version)) if version else None
     return spec is not None and _has_num_outputs(spec.fn)
 
 

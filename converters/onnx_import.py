@@ -22,7 +22,7 @@ from axonnx.converters.loading import load_model
 from axonnx.converters.registry import resolve
 from axonnx.converters.schema_check import check_schemas
 from axonnx.converters.simplify import simplify as simplify_graph
-from axonnx.converters.value_types import annotate, infer_value_types
+from axonnx.converters.value_types import infer_value_types, typed_container
 from axonnx.converters.weights import count_initializers, initializer_roles
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
@@ -65,19 +65,26 @@ def import_onnx(
     """
     proto, weights = load_lazily(source)
     check_schemas(proto)
-    if weights is not None and unsupported_ops(proto.graph, _opsets(proto)):
+    missing = unsupported_ops(proto.graph, _opsets(proto))
+    if weights is not None and missing:
         proto, weights = load_model(source), None  # an upgrade needs the whole proto
-    proto = _convertible(proto)
+    proto = _convertible(proto, missing)
     opsets, dims = _opsets(proto), dict(dims or {})
     types = infer_value_types(proto, dims)
-    roles = initializer_roles(proto.graph, opsets)
+    roles = initializer_roles(proto.graph, opsets)  # simplification leaves them as they are
     graph, constants, counts = proto.graph, frozenset(), {}
     if simplify:
         read = functools.partial(read_initializer, weights=weights)
         simple = simplify_graph(proto.graph, opsets, shapes=types, weights=set(roles), read=read)
         graph, constants, counts = simple.graph, simple.constants, simple.counts
     importer = GraphImporter(
-        opsets, dims, weights=weights, match_layer=match_layer, constants=constants
+        opsets,
+        dims,
+        weights=weights,
+        match_layer=match_layer,
+        constants=constants,
+        roles=roles,
+        types=types,
     )
     outputs = importer.run(graph)
     names = [o.name for o in proto.graph.output]
@@ -90,8 +97,7 @@ def import_onnx(
     }
     if counts:
         meta["onnx_simplified"] = counts
-    model = gather_outputs({n: outputs[n] for n in names}).replace(meta=meta)
-    model = annotate(model, types)
+    model = typed_container(gather_outputs({n: outputs[n] for n in names}).replace(meta=meta))
     return model, ModelState(importer.params, importer.state)
 
 
@@ -124,13 +130,13 @@ def _opsets(proto: onnx.ModelProto) -> dict[str, int]:
 _UPGRADE_TARGETS = (7, 9, 11, 13, 17, 21)
 
 
-def _convertible(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """`proto` itself when axonnx supports every op; otherwise the same model upgraded to
-    a newer opset by `onnx.version_converter` when that makes every op supported.
+def _convertible(proto: onnx.ModelProto, missing: Counter) -> onnx.ModelProto:
+    """`proto` itself when axonnx supports every op (`missing`, from `unsupported_ops`,
+    is empty); otherwise the same model upgraded to a newer opset by
+    `onnx.version_converter` when that makes every op supported.
 
     Raises `UnsupportedOpError` listing every unsupported op of the original model.
     """
-    missing = unsupported_ops(proto.graph, _opsets(proto))
     if not missing:
         return proto
     current = _opsets(proto).get("", 0)

@@ -1,7 +1,9 @@
 """Shapes and dtypes of an imported graph's values, from ONNX shape inference.
 
 Imported nodes carry them (like hand-built ones) so that a summary shows them and
-layers can be built on top of an imported model (`bert["last_hidden_state"].dense(2)`).
+layers can be built on top of an imported model (`bert["last_hidden_state"].dense(2)`):
+`GraphImporter` sets them as it builds each node; `typed_container` types the model's
+output container from its parents.
 """
 
 from __future__ import annotations
@@ -13,12 +15,11 @@ from typing import Any
 import onnx
 from onnx import helper
 
-from axonnx.converters.graph_import import onnx_value_name, value_type
+from axonnx.converters.graph_import import value_type
 from axonnx.converters.safety_tensors import tensor_bytes
-from axonnx.graph import map_nodes
 from axonnx.node import Node
 
-__all__ = ["annotate", "infer_value_types"]
+__all__ = ["infer_value_types", "typed_container"]
 
 _SMALL = 4096  # bytes: initializers kept for shape inference's data propagation
 
@@ -79,22 +80,9 @@ def _nbytes(tensor: onnx.TensorProto) -> int:
     return tensor_bytes(tensor, count)
 
 
-def annotate(model: Node, types: Mapping[str, Any]) -> Node:
-    """`model` with each node's shape and dtype set from `types` where known."""
-
-    def typed(node: Node, _name: str) -> Node:
-        if node.op == "container":
-            return _container_type(node)
-        name = onnx_value_name(node)
-        if node.shape is not None or name not in types:
-            return node
-        shape, dtype = types[name]
-        return node.replace(shape=shape, dtype=dtype)
-
-    return map_nodes(model, typed)
-
-
-def _container_type(node: Node) -> Node:
+def typed_container(node: Node) -> Node:
+    """A `container` node with the shapes and dtypes of its parents (in its structure),
+    when all of them are known; else `node` itself."""
     if any(p.shape is None for p in node.parents):
         return node
     structure = node.options["structure"]
