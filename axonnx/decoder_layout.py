@@ -14,6 +14,15 @@ axis). Exporters name these differently:
 Outputs named `logits` and `present...` are matched by name; otherwise the first output
 is the logits and the next ones the present key and value of each layer, in the order
 of the past inputs (the order both PyTorch exporters write).
+
+onnxruntime GenAI's layout (its model builder) uses the same names but attends with
+com.microsoft GroupQueryAttention, whose `seqlens_k` (each row's total length - 1) and
+`total_sequence_length` the graph computes from `attention_mask` (ReduceSum - 1, and
+its Shape). That op may share the past and present buffers: a past of `max_sequence_length`
+slots, the new keys and values written in place at `seqlens_k + 1 - sequence_length`,
+the present as long as the past. Such a step is `shared_buffer`: the mask spans the
+cache's slots (1 for those holding tokens, this step's included), the present is the
+next step's past, and positions come from the mask when there is no `position_ids`.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ __all__ = ["DecoderLayout", "decoder_layout"]
 _PAST = re.compile(r"past_key_values[._](\d+)[._](key|value|0|1)$")
 _PRESENT = re.compile(r"present[._](\d+)[._](key|value|0|1)$")
 _PART = {"key": 0, "0": 0, "value": 1, "1": 1}
+_SHARED_BUFFER_OPS = ("com.microsoft::GroupQueryAttention@",)
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,10 @@ class DecoderLayout:
         cache_dtype: the cache's dtype (NumPy name, e.g. `"float32"`).
         logits: the logits output, (batch, sequence, vocabulary).
         present: per layer, the (key, value) outputs, each (batch, heads, past + sequence,
-            head_dim).
+            head_dim), or (batch, heads, past, head_dim) with `shared_buffer`.
+        shared_buffer: the step attends with GroupQueryAttention: the mask covers the
+            past's slots, and the present is the past with this step's entries written in
+            place.
     """
 
     input_ids: str
@@ -56,6 +69,7 @@ class DecoderLayout:
     cache_dtype: str
     logits: str
     present: tuple[tuple[str, str], ...]
+    shared_buffer: bool = False
 
 
 def decoder_layout(model: Node) -> DecoderLayout:
@@ -80,6 +94,7 @@ def decoder_layout(model: Node) -> DecoderLayout:
         cache_dtype=str(inputs[past[0][0]].options.get("dtype", "float32")),
         logits="logits" if "logits" in outputs else _first(outputs),
         present=_present(outputs, len(past)),
+        shared_buffer=any(n.op.startswith(_SHARED_BUFFER_OPS) for n in laid_out.order),
     )
 
 

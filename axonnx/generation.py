@@ -9,8 +9,16 @@ after the past; they are written into the next free slot. The capacity defaults 
 the next power of two that holds the prompt and the new tokens, so calls of similar
 lengths share the compiled step.
 
-A decoder without a `position_ids` input derives positions from the past's length,
-which a fixed-size cache does not tell: such decoders are refused.
+A GroupQueryAttention decoder (onnxruntime GenAI's layout, `shared_buffer` in
+`axonnx.decoder_layout`) keeps the same fixed-size cache as that op's shared past/present
+buffer: the past is the `capacity` slots, the mask is (batch, capacity) with 1 on the
+slots holding tokens (this step's included), so `total_sequence_length`, computed from
+the mask's shape, stays `capacity` and `seqlens_k` (total length - 1) follows the
+tokens; the op writes the new keys and values in place and its present is the next
+step's cache.
+
+Any other decoder without a `position_ids` input derives positions from the past's
+length, which a fixed-size cache does not tell: such decoders are refused.
 """
 
 from __future__ import annotations
@@ -86,7 +94,7 @@ def generate(
     """
     prompt = _prompt(input_ids)
     layout = _layout(model)
-    if layout.position_ids is None:
+    if layout.position_ids is None and not layout.shared_buffer:
         raise InvalidModelError(
             "generate: expected a decoder with a position_ids input; without it the step "
             "derives positions from the past's length, which a fixed-size cache does not "
@@ -161,21 +169,28 @@ def _step(predict_fn, layout: DecoderLayout, capacity: int, state, cache, ids, p
     values into the slots at `positions` and return the greedy next tokens."""
     slots, valid = cache
     new = jnp.ones(ids.shape, valid.dtype)
+    start = positions[0, 0]
+    filled = jax.lax.dynamic_update_slice(valid, new, (0, start))
     feed = {
         layout.input_ids: ids,
-        layout.attention_mask: jnp.concatenate([valid, new], axis=1),
-        layout.position_ids: positions,
+        layout.attention_mask: filled if layout.shared_buffer else jnp.concatenate([valid, new], 1),
         **dict(zip(_flat(layout.past), slots, strict=True)),
     }
+    if layout.position_ids is not None:
+        feed[layout.position_ids] = positions
     outputs = predict_fn(state, feed)
-    start = (0, 0, positions[0, 0], 0)
-    written = tuple(
-        jax.lax.dynamic_update_slice(slot, outputs[name][:, :, capacity:], start)
-        for name, slot in zip(_flat(layout.present), slots, strict=True)
-    )
-    valid = jax.lax.dynamic_update_slice(valid, new, (0, positions[0, 0]))
+    presents = [outputs[name] for name in _flat(layout.present)]
+    if layout.shared_buffer:  # written in place by the op
+        written = tuple(
+            present.astype(slot.dtype) for present, slot in zip(presents, slots, strict=True)
+        )
+    else:
+        written = tuple(
+            jax.lax.dynamic_update_slice(slot, present[:, :, capacity:], (0, 0, start, 0))
+            for present, slot in zip(presents, slots, strict=True)
+        )
     token = jnp.argmax(outputs[layout.logits][:, -1], axis=-1).astype(jnp.int32)
-    return token[:, None], (written, valid)
+    return token[:, None], (written, filled)
 
 
 def _flat(pairs: tuple[tuple[str, str], ...]) -> list[str]:

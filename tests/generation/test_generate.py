@@ -2,8 +2,11 @@
 
 The decoders (tests/generation/make_decoders.py, make_optimum.py) are small LLaMA
 (grouped-query attention) and GPT-2 causal LMs exported with a KV cache by both PyTorch
-exporters and by Optimum. The reference loop here feeds onnxruntime a cache that grows
-by one position a step (the exporters' own usage); axonnx drives the same file with a
+exporters and by Optimum; the GQA ones (tests/converters/contrib_models/
+make_decoder_models.py) are LLaMA steps in onnxruntime GenAI's layout: com.microsoft
+GroupQueryAttention (rotary inside it, or RotaryEmbedding before it) and MatMulNBits
+(4- and 8-bit). The reference loop here feeds onnxruntime a cache that grows by one
+position a step (the exporters' own usage); axonnx drives the same file with a
 fixed-size cache and an attention mask.
 """
 
@@ -32,6 +35,13 @@ MODELS = [
     "gpt2_optimum",
 ]
 PROMPT = np.array([[5, 17, 42, 99, 3]], np.int64)
+CONTRIB = HERE.parent / "converters" / "contrib_models"
+GQA_MODELS = [
+    "llama_gqa_rotary_int4",
+    pytest.param("llama_gqa_rotary_int8", marks=SLOW),
+    pytest.param("llama_rotary_embedding_int4", marks=SLOW),
+]
+GQA_PROMPT = np.array([[5, 17, 42, 9, 3]], np.int64)  # their vocabulary has 64 tokens
 NEW_TOKENS = 32
 COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 
@@ -50,12 +60,9 @@ def ort_greedy(path_or_session, prompt: np.ndarray, new_tokens: int) -> np.ndarr
     ids, tokens = prompt, []
     for _ in range(new_tokens):
         start = length - ids.shape[1]
-        feed = {
-            "input_ids": ids,
-            "attention_mask": np.ones((batch, length), np.int64),
-            "position_ids": np.broadcast_to(np.arange(start, length), ids.shape).copy(),
-            **cache,
-        }
+        feed = {"input_ids": ids, "attention_mask": np.ones((batch, length), np.int64), **cache}
+        if "position_ids" in inputs:  # GenAI's GroupQueryAttention steps may have none
+            feed["position_ids"] = np.broadcast_to(np.arange(start, length), ids.shape).copy()
         logits, *present = session.run(None, feed)
         cache = dict(zip(past, present, strict=True))
         ids = logits[:, -1].argmax(-1)[:, None].astype(np.int64)
@@ -76,6 +83,26 @@ def test_greedy_decode_matches_onnxruntime(decoder):
     assert len(set(expected.ravel().tolist())) >= 5  # a decode that tells caches apart
     got = ax.generate(model, state, PROMPT, max_new_tokens=NEW_TOKENS)
     np.testing.assert_array_equal(got.tokens, expected)
+
+
+@pytest.mark.parametrize("name", GQA_MODELS)
+def test_gqa_greedy_decode_matches_onnxruntime(name):
+    path = CONTRIB / f"{name}.onnx"
+    model, state = ax.import_onnx(path)
+    expected = ort_greedy(path, GQA_PROMPT, NEW_TOKENS)
+    assert len(set(expected.ravel().tolist())) >= 5
+    with Compilations() as compiled:
+        got = ax.generate(model, state, GQA_PROMPT, max_new_tokens=NEW_TOKENS)
+    np.testing.assert_array_equal(got.tokens, expected)
+    assert compiled.steps == 2  # the prompt's step and one decode step for 31 tokens
+
+
+def test_gqa_batch_of_prompts_matches_onnxruntime():
+    path = CONTRIB / "llama_gqa_rotary_int4.onnx"
+    model, state = ax.import_onnx(path)
+    prompts = np.array([[5, 17, 42, 9, 3], [20, 1, 7, 8, 50]], np.int64)
+    got = ax.generate(model, state, prompts, max_new_tokens=6, capacity=16)
+    np.testing.assert_array_equal(got.tokens, ort_greedy(path, prompts, 6))
 
 
 def test_batch_of_prompts_matches_onnxruntime():
@@ -116,6 +143,17 @@ def test_no_compilation_per_token():
         ax.generate(model, state, PROMPT, max_new_tokens=30, capacity=48)
     assert short.steps == long.steps == 2  # 3 or 40 tokens: the prompt's step, the decode step
     assert again == []  # the same capacity again: nothing compiles
+
+
+def test_gqa_no_compilation_per_token():
+    """GroupQueryAttention's total_sequence_length comes from the mask's shape: the
+    fixed-size mask keeps it constant, so the decode step compiles once."""
+    model, state = ax.import_onnx(CONTRIB / "llama_gqa_rotary_int4.onnx")
+    with Compilations() as short:
+        ax.generate(model, state, GQA_PROMPT, max_new_tokens=3, capacity=48)
+    with Compilations() as long:
+        ax.generate(model, state, GQA_PROMPT, max_new_tokens=40, capacity=48)
+    assert short.steps == 2 and long == []  # 40 tokens: the steps compiled for 3 serve
 
 
 def test_capacity_too_small_is_refused():
