@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,10 +23,14 @@ TINY_BERT |= {"intermediate_size": 128, "vocab_size": 1000, "max_position_embedd
 
 
 def _mm():
+    """models/make_models.py, with torchvision importable and torch's generator seeded
+    (every builder calls it before constructing its model)."""
     import make_models  # noqa: PLC0415
+    import torch  # noqa: PLC0415
     from make_zoo_vision import torchvision  # noqa: PLC0415
 
     torchvision()  # before transformers/timm import torchvision
+    torch.manual_seed(make_models.SEED)
     return make_models
 
 
@@ -48,6 +53,7 @@ def torchvision_mobilenet_v3_small(path: Path) -> None:
     """torchvision mobilenet_v3_small (width 1, 10 classes), 64x64 images, TorchScript."""
     from make_zoo_vision import torchvision  # noqa: PLC0415
 
+    _mm()
     _image_export(torchvision().models.mobilenet_v3_small(weights=None, num_classes=10), path)
 
 
@@ -173,7 +179,10 @@ def skl2onnx_pipeline(path: Path) -> None:
     from sklearn.preprocessing import StandardScaler  # noqa: PLC0415
     from sklearn.svm import SVC  # noqa: PLC0415
 
-    _sklearn(make_pipeline(StandardScaler(), PCA(4), SVC(probability=True, random_state=0)), path)
+    svc = SVC(probability=True, random_state=0)  # scikit-learn 1.9 deprecates probability=
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        _sklearn(make_pipeline(StandardScaler(), PCA(4), svc), path)
 
 
 def _booster(convert: str, model, path: Path) -> None:
