@@ -208,8 +208,10 @@ def load_lazily(
     source, *, max_elements: int | None = None
 ) -> tuple[onnx.ModelProto, FileWeights | None]:
     """`(checked ModelProto, FileWeights)` for a model file: the proto lacks the data of
-    the initializers `FileWeights` holds. For bytes, protos, or files the scanner does
-    not handle, `(loading.load_model(source), None)`. Raises as `load_model` does.
+    the initializers `FileWeights` holds (None when no initializer is large enough to
+    leave in the file; the file is still read once). For bytes, protos, or files the
+    scanner does not handle, `(loading.load_model(source), None)`. Raises as
+    `load_model` does.
     """
     if sys.byteorder != "little" or not isinstance(source, (str, os.PathLike)):
         return load_model(source, max_elements=max_elements), None
@@ -225,7 +227,7 @@ def load_lazily(
             data, spans = scan(mm)
         except ValueError:
             data, spans = None, []
-    if data is None or not any(spans):
+    if data is None:
         return load_model(source, max_elements=max_elements), None
     try:
         proto = parse_model(data, str(path))
@@ -241,4 +243,4 @@ def load_lazily(
         safety.check_model(proto, max_elements=max_elements, raw_lengths=lengths)
     except AxonnxError as error:
         raise type(error)(f"{path}: {error}") from error
-    return proto, FileWeights(path, taken)
+    return proto, (FileWeights(path, taken) if taken else None)
