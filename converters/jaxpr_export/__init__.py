@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from axonnx.converters.jaxpr_export import (  # noqa: F401  (each module registers its rules)
     bessel,
+    bitcast,
     bits,
     calls,
     control,

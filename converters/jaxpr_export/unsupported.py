@@ -34,8 +34,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "igammac": _SPECIAL,
     "igamma_grad_a": _SPECIAL,
     "regularized_incomplete_beta": _SPECIAL,
-    "nextafter": "a bit-level step of floats; needs BitCast, which onnxruntime lacks",
-    "bitcast_convert_type": "onnxruntime has no BitCast op (ONNX Cast converts values)",
     "rng_bit_generator": "a stateful generator whose XLA algorithm ONNX cannot reproduce",
     "rng_uniform": "XLA's unseeded generator; ONNX RandomUniform draws different numbers",
 }
