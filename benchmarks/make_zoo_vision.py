@@ -28,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
 import make_models as mm  # noqa: E402
 
 IMAGE_AXES = {0: "batch"}
+# SSDLite's class logits scaled so that scores spread instead of tying near 1/classes
+SSD_LOGIT_SCALE = 1.0
 
 
 def _nms(dets: torch.Tensor, scores: torch.Tensor, iou_threshold: float) -> torch.Tensor:
@@ -108,6 +110,32 @@ def _classifier(name: str):
     return make
 
 
+def he_init(model: nn.Module) -> None:
+    """He-normal weights for every convolution, so that activations do not fade to zero
+    through a randomly initialised network (torchvision's detection defaults do)."""
+    for layer in model.modules():
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight)
+
+
+def calibrate(model: nn.Module, batches: int = 4, size: int = 320, seed: int = 0) -> None:
+    """Batch-norm statistics of a detector from random images (as training would set
+    them), so that activations and logits keep a trained model's scale; leaves `model`
+    in eval mode."""
+    for layer in model.modules():
+        if isinstance(layer, nn.BatchNorm2d):
+            layer.reset_running_stats()
+            layer.momentum = None  # a plain average over the batches
+    model.train()
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(batches):
+        images = torch.rand(2, 3, size, size, generator=generator) * 2 - 1
+        features = model.backbone(images)
+        if hasattr(model, "head"):  # SSD's and RetinaNet's heads
+            model.head(list(features.values()))
+    model.eval()
+
+
 class _Segmentation(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -138,12 +166,21 @@ def make_ssdlite(path: Path) -> None:
     """SSDLite320 MobileNetV3-Large, eval mode, one (3, 320, 320) image → boxes, scores,
     labels (data-dependent lengths: NonZero, TopK, NonMaxSuppression). Batch is fixed:
     torchvision's detection transform loops over the images in Python, so the trace
-    unrolls it for exactly the exported number of images."""
+    unrolls it for exactly the exported number of images. Weights: He-initialised
+    convolutions, batch-norm statistics from random images and the class logits scaled
+    by SSD_LOGIT_SCALE, so that scores spread; left as initialised they tie by the
+    dozen, and the order of tied detections legitimately differs between runtimes."""
     tv = torchvision()
     detector = tv.models.detection.ssdlite320_mobilenet_v3_large(
         weights=None, weights_backbone=None
     )
-    model = _ready(_Detector(detector))
+    torch.manual_seed(mm.SEED)
+    with torch.no_grad():
+        he_init(detector)
+        for block in detector.head.classification_head.module_list:
+            block[1].weight.mul_(SSD_LOGIT_SCALE)  # the last conv of each prediction block
+        calibrate(detector)
+    model = _Detector(detector).eval()
     image = torch.rand(3, 320, 320, generator=torch.Generator().manual_seed(0))
     outputs = ["boxes", "scores", "labels"]
     axes = {n: {0: "detections"} for n in outputs}

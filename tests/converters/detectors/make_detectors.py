@@ -77,10 +77,10 @@ def ssdlite_tiny(width_mult: float = 0.25, num_classes: int = 4) -> nn.Module:
     )  # fmt: skip
     model.eval()
     with torch.no_grad():
-        _he_init(model)
+        zoo.he_init(model)
         for layer in head.classification_head.module_list:
             layer[1].weight.mul_(LOGIT_SCALE)
-        _calibrate(model)
+        zoo.calibrate(model, seed=SEED)
     return model
 
 
@@ -146,11 +146,11 @@ def fasterrcnn_tiny(num_classes: int = 4) -> nn.Module:
         box_detections_per_img=40, image_mean=[0.5] * 3, image_std=[0.5] * 3,
     )  # fmt: skip
     with torch.no_grad():
-        _he_init(model)
+        zoo.he_init(model)
         model.roi_heads.box_predictor.cls_score.weight.mul_(CLS_SCALE)
         model.roi_heads.box_predictor.bbox_pred.weight.mul_(0.1)
         model.rpn.head.bbox_pred.weight.mul_(0.1)
-        _calibrate(model)
+        zoo.calibrate(model, seed=SEED)
     return model
 
 
@@ -168,33 +168,10 @@ def retinanet_tiny(num_classes: int = 4) -> nn.Module:
         detections_per_img=40, image_mean=[0.5] * 3, image_std=[0.5] * 3,
     )  # fmt: skip
     with torch.no_grad():
-        _he_init(model)
+        zoo.he_init(model)
         model.head.regression_head.bbox_reg.weight.mul_(0.1)
-        _calibrate(model)
+        zoo.calibrate(model, seed=SEED)
     return model
-
-
-def _he_init(model: nn.Module) -> None:
-    for layer in model.modules():
-        if isinstance(layer, nn.Conv2d):  # activations that do not fade to zero
-            nn.init.kaiming_normal_(layer.weight)
-
-
-def _calibrate(model: nn.Module, batches: int = 4) -> None:
-    """Batch-norm statistics from random images (as training would set them), so that
-    activations and logits keep a trained model's scale."""
-    for layer in model.modules():
-        if isinstance(layer, nn.BatchNorm2d):
-            layer.reset_running_stats()
-            layer.momentum = None  # a plain average over the batches
-    model.train()
-    generator = torch.Generator().manual_seed(SEED)
-    for _ in range(batches):
-        images = torch.rand(2, 3, 320, 320, generator=generator) * 2 - 1
-        features = model.backbone(images)
-        if hasattr(model, "head"):  # SSD's and RetinaNet's heads
-            model.head(list(features.values()))
-    model.eval()
 
 
 class Detections(nn.Module):
