@@ -14,6 +14,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from axonnx.converters.ops._integer_dot import integer_matmul
 from axonnx.converters.ops.contrib_attention import self_attention
 from axonnx.converters.ops.contrib_norm import (
     embeddings_sum,
@@ -118,10 +119,9 @@ def _int_product(a, b, a_zero_point, b_zero_point):
     """`(a - a_zero_point) @ (b - b_zero_point)`, exactly in int32 (b's zero point per
     tensor or per column)."""
     zb = None if b_zero_point is None else _columns(b_zero_point)
-    return jnp.matmul(
+    return integer_matmul(
         shift_by_zero_point(a, None if a_zero_point is None else jnp.reshape(a_zero_point, ())),
         shift_by_zero_point(b, zb),
-        preferred_element_type=jnp.int32,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from axonnx.converters.ops._integer_dot import integer_matmul
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
 
@@ -68,10 +69,8 @@ def _minus_zero_point(x, zero_point, per_row: bool):
 @onnx_op("MatMulInteger", 10)
 def matmul_integer(A, B, a_zero_point=None, b_zero_point=None):
     """ONNX MatMulInteger-10: int32 `(A - a_zero_point) @ (B - b_zero_point)` for 8-bit A, B."""
-    return jnp.matmul(
-        _minus_zero_point(A, a_zero_point, True),
-        _minus_zero_point(B, b_zero_point, False),
-        preferred_element_type=jnp.int32,
+    return integer_matmul(
+        _minus_zero_point(A, a_zero_point, True), _minus_zero_point(B, b_zero_point, False)
     )
 
 

@@ -22,6 +22,7 @@ import onnx
 
 from axonnx.converters.ops._common import normalize_axis
 from axonnx.converters.ops._elementwise_util import LOW_FLOATS, to_low_float
+from axonnx.converters.ops._integer_dot import integer_matmul
 from axonnx.converters.ops.nn_conv import conv
 from axonnx.converters.registry import onnx_op
 from axonnx.errors import InvalidModelError, ShapeError, UnsupportedOpError
@@ -244,10 +245,8 @@ def qlinear_matmul(a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, 
     """
     a, b = jnp.asarray(a), jnp.asarray(b)
     if _is_int(a.dtype) and _is_int(b.dtype):
-        product = jnp.matmul(
-            shift_by_zero_point(a, _rows(a_zero_point, a)),
-            shift_by_zero_point(b, b_zero_point),
-            preferred_element_type=jnp.int32,
+        product = integer_matmul(
+            shift_by_zero_point(a, _rows(a_zero_point, a)), shift_by_zero_point(b, b_zero_point)
         )
     else:
         real_a = a.astype(jnp.float32) - _rows(a_zero_point, a).astype(jnp.float32)
