@@ -7,50 +7,26 @@ from __future__ import annotations
 import numpy as np
 
 from axonnx.converters.jaxpr_export.tracer import Tracer, rule
-from axonnx.errors import UnsupportedOpError
-
-MAX_SIZE = 64
-"""The largest matrix a solve or a factor is unrolled for (its graph grows with n)."""
-
-
-def _size(t: Tracer, aval, what: str) -> int:
-    n = t.static(aval, what)[-1]
-    if n > MAX_SIZE:
-        raise UnsupportedOpError(
-            f"{t.where}: {what} of a {n}x{n} matrix; it is unrolled, up to {MAX_SIZE}"
-        )
-    return n
-
-
-def _slice(t: Tracer, x: str, axis: int, start: int, stop: int) -> str:
-    return t.op("Slice", [x, t.ints([start]), t.ints([stop]), t.ints([axis])])
-
-
-def _swap(t: Tracer, x: str, ndim: int) -> str:
-    return t.op("Transpose", [x], perm=[*range(ndim - 2), ndim - 1, ndim - 2])
-
-
-def _flip(t: Tracer, x: str, axes: list[int]) -> str:
-    """`x` reversed along `axes` (Slice with step -1)."""
-    big = np.iinfo(np.int64)
-    n = len(axes)
-    return t.op(
-        "Slice",
-        [x, t.ints([-1] * n), t.ints([big.min] * n), t.ints(axes), t.ints([-1] * n)],
-    )
+from axonnx.converters.jaxpr_export.unrolled import (
+    MAX_SIZE,
+    flip,
+    slice_axis,
+    static_size,
+    swap_last,
+)
 
 
 def _forward(t: Tracer, a: str, b: str, n: int, unit: bool) -> str:
     """x with a x = b, `a` lower triangular [..., n, n], `b` [..., n, k]."""
     rows: list[str] = []
     for i in range(n):
-        value = _slice(t, b, -2, i, i + 1)
+        value = slice_axis(t, b, -2, i, i + 1)
         if rows:
             known = rows[0] if len(rows) == 1 else t.op("Concat", rows, axis=-2)
-            coefficients = _slice(t, _slice(t, a, -2, i, i + 1), -1, 0, i)
+            coefficients = slice_axis(t, slice_axis(t, a, -2, i, i + 1), -1, 0, i)
             value = t.op("Sub", [value, t.op("MatMul", [coefficients, known])])
         if not unit:
-            pivot = _slice(t, _slice(t, a, -2, i, i + 1), -1, i, i + 1)
+            pivot = slice_axis(t, slice_axis(t, a, -2, i, i + 1), -1, i, i + 1)
             value = t.op("Div", [value, pivot])
         rows.append(value)
     return rows[0] if n == 1 else t.op("Concat", rows, axis=-2)
@@ -65,18 +41,18 @@ def _triangular_solve(t: Tracer, eqn, args: list[str]) -> str:
     p = eqn.params
     a, b = args
     ndim = eqn.invars[0].aval.ndim
-    n = _size(t, eqn.invars[0].aval, "triangular_solve")
+    n = static_size(t, eqn.invars[0].aval, "triangular_solve")
     lower = bool(p["lower"])
     if p["transpose_a"]:
-        a, lower = _swap(t, a, ndim), not lower
+        a, lower = swap_last(t, a, ndim), not lower
     if not p["left_side"]:  # x a = b  <=>  a^T x^T = b^T
-        a, b, lower = _swap(t, a, ndim), _swap(t, b, ndim), not lower
+        a, b, lower = swap_last(t, a, ndim), swap_last(t, b, ndim), not lower
     if not lower:  # reversing rows and columns makes it lower
-        a, b = _flip(t, a, [ndim - 2, ndim - 1]), _flip(t, b, [ndim - 2])
+        a, b = flip(t, a, [ndim - 2, ndim - 1]), flip(t, b, [ndim - 2])
     x = _forward(t, a, b, n, bool(p["unit_diagonal"]))
     if not lower:
-        x = _flip(t, x, [ndim - 2])
-    return x if p["left_side"] else _swap(t, x, ndim)
+        x = flip(t, x, [ndim - 2])
+    return x if p["left_side"] else swap_last(t, x, ndim)
 
 
 @rule(
@@ -85,16 +61,16 @@ def _triangular_solve(t: Tracer, eqn, args: list[str]) -> str:
 )
 def _cholesky(t: Tracer, eqn, args: list[str]) -> str:
     aval = eqn.invars[0].aval
-    n = _size(t, aval, "cholesky")
+    n = static_size(t, aval, "cholesky")
     a, dtype = args[0], aval.dtype
     columns: list[str] = []
     for j in range(n):
-        v = _slice(t, a, -1, j, j + 1)
+        v = slice_axis(t, a, -1, j, j + 1)
         if columns:
             done = columns[0] if j == 1 else t.op("Concat", columns, axis=-1)
-            row = _swap(t, _slice(t, done, -2, j, j + 1), aval.ndim)
+            row = swap_last(t, slice_axis(t, done, -2, j, j + 1), aval.ndim)
             v = t.op("Sub", [v, t.op("MatMul", [done, row])])
-        root = t.op("Sqrt", [_slice(t, v, -2, j, j + 1)])
+        root = t.op("Sqrt", [slice_axis(t, v, -2, j, j + 1)])
         below = (np.arange(n) >= j).astype(dtype).reshape(n, 1)
         columns.append(t.op("Mul", [t.op("Div", [v, root]), t.const(below)]))
     return columns[0] if n == 1 else t.op("Concat", columns, axis=-1)
@@ -114,8 +90,8 @@ def _lu_pivots(t: Tracer, eqn, args: list[str]) -> str:
     permutation = t.op("Expand", [positions, shape])
     pivots = t.cast(args[0], dtype) if aval.dtype != dtype else args[0]
     for i in range(min(k, size)):
-        j = _slice(t, pivots, -1, i, i + 1)
-        at_i = _slice(t, permutation, -1, i, i + 1)
+        j = slice_axis(t, pivots, -1, i, i + 1)
+        at_i = slice_axis(t, permutation, -1, i, i + 1)
         at_j = t.op("GatherElements", [permutation, t.cast(j, np.int64)], axis=-1)
         swapped = t.op("Where", [t.op("Equal", [positions, j]), at_i, permutation])
         is_i = t.op("Equal", [positions, t.const(i, dtype)])

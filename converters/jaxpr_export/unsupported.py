@@ -3,7 +3,7 @@ it and an export fails with the reason, instead of a bare "no mapping"."""
 
 from __future__ import annotations
 
-from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.converters.jaxpr_export.tracer import PRIMITIVES, Tracer, rule
 from axonnx.errors import UnsupportedOpError
 
 __all__ = ["NOT_EXPORTABLE"]
@@ -48,4 +48,5 @@ def _refuse(t: Tracer, eqn, args: list[str]) -> str:
 
 
 for _name, _reason in NOT_EXPORTABLE.items():
-    rule(_name, onnx=f"**not exportable**: {_reason}")(_refuse)
+    if _name not in PRIMITIVES:  # a rule of another module maps it
+        rule(_name, onnx=f"**not exportable**: {_reason}")(_refuse)

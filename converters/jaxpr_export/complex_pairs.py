@@ -1,0 +1,1 @@
+"""Complex values as (real, imaginary) pairs: fft, complex, real, imag, conj. (work in progress)"""

@@ -1,0 +1,1 @@
+"""Householder reflections, unrolled for static sizes: qr, householder_product, hessenberg, tridiagonal. (work in progress)"""
