@@ -10,7 +10,6 @@ __all__ = ["NOT_EXPORTABLE"]
 
 _COMPLEX = "onnxruntime has no complex tensors"
 _DECOMPOSITION = "a matrix decomposition (iterative, no ONNX op); not mapped yet"
-_SPECIAL = "a special function with no ONNX op; its series form is not mapped yet"
 
 NOT_EXPORTABLE: dict[str, str] = {
     "complex": _COMPLEX,
@@ -22,20 +21,10 @@ NOT_EXPORTABLE: dict[str, str] = {
     "eig": _DECOMPOSITION,
     "eigh": _DECOMPOSITION,
     "svd": _DECOMPOSITION,
-    "qr": _DECOMPOSITION,
-    "lu": _DECOMPOSITION,
     "schur": _DECOMPOSITION,
-    "hessenberg": _DECOMPOSITION,
-    "tridiagonal": _DECOMPOSITION,
-    "cholesky_update": _DECOMPOSITION,
-    "householder_product": _DECOMPOSITION,
-    "tridiagonal_solve": "a sequential substitution; not mapped yet",
-    "igamma": _SPECIAL,
-    "igammac": _SPECIAL,
-    "igamma_grad_a": _SPECIAL,
-    "regularized_incomplete_beta": _SPECIAL,
-    "rng_bit_generator": "a stateful generator whose XLA algorithm ONNX cannot reproduce",
-    "rng_uniform": "XLA's unseeded generator; ONNX RandomUniform draws different numbers",
+    "rng_uniform": "XLA's unseeded generator: its key is drawn at compile time from a "
+    "process-wide generator and its counter is hidden state that advances on every run (two "
+    "calls of one jit differ), which a stateless ONNX graph cannot reproduce",
 }
 """Each primitive without an ONNX form, and why."""
 
