@@ -10,8 +10,11 @@ is the key, word 1 the counter. XLA's CPU backend runs RNG_DEFAULT as Philox. Na
 keep the low bits of 32-bit words; 64-bit values join two words (low word first).
 All arithmetic is on uint32/uint64, where onnxruntime's Add and Mul wrap around.
 
-rng_uniform is not mapped: XLA keys it with a process-wide random number drawn at compile
-time and counts from a hidden state that advances on every run (see unsupported.py).
+rng_uniform is XLA's stateful generator: its key is a process-wide random number drawn at
+compile time and its counter hidden state that advances on every run, so no two runs agree
+and its contract is only the distribution. It becomes ONNX RandomUniform (unseeded, also
+stateful), scaled to [a, b), at opset 21 or older; test_rng_uniform.py checks the
+distribution.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ import numpy as np
 from jax import lax
 from jax.extend import random as jax_random
 
-from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.converters.jaxpr_export.tracer import Tracer, elem, rule
 from axonnx.converters.jaxpr_export.unrolled import slice_axis
 from axonnx.errors import UnsupportedOpError
 
 U32, U64 = np.uint32, np.uint64
+RANDOM_OPSET = 21
+"""The newest opset of RandomUniform that onnxruntime 1.31 implements (22 changed its types)."""
 
 THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 THREEFRY_PARITY = 0x1BD11BDA
@@ -314,3 +319,28 @@ def _random_split(t: Tracer, eqn, args: list[str]) -> list[str]:
 @rule("random_fold_in", onnx="the key implementation's `fold_in`, traced and written in place")
 def _random_fold_in(t: Tracer, eqn, args: list[str]) -> list[str]:
     return _inline(t, eqn, args, _impl(t, eqn.invars[0].aval).fold_in)
+
+
+@rule(
+    "rng_uniform",
+    onnx=f"RandomUniform on [0, 1) (unseeded, like XLA's), scaled to [a, b) with Mul and Add "
+    f"(Floor for integers); a value rounded up to b becomes a; opset ≤ {RANDOM_OPSET}",
+)
+def _rng_uniform(t: Tracer, eqn, args: list[str]) -> str:
+    if t.w.opset > RANDOM_OPSET:
+        raise UnsupportedOpError(
+            f"{t.where}: rng_uniform is written as RandomUniform, which onnxruntime runs up "
+            f"to opset {RANDOM_OPSET}; export with opset={RANDOM_OPSET} (got {t.w.opset})"
+        )
+    low, high = args
+    dtype = eqn.outvars[0].aval.dtype
+    real = dtype if np.issubdtype(dtype, np.floating) else np.float64
+    unit = t.op(
+        "RandomUniform", [], shape=list(t.static(eqn.outvars[0].aval, "rng_uniform")),
+        dtype=elem(real), low=0.0, high=1.0,
+    )  # fmt: skip
+    a, b = t.cast(low, real), t.cast(high, real)
+    value = t.op("Add", [a, t.op("Mul", [unit, t.op("Sub", [b, a])])])
+    if not np.issubdtype(dtype, np.floating):
+        value = t.op("Floor", [value])
+    return t.cast(t.op("Where", [t.op("Less", [value, b]), value, a]), dtype)

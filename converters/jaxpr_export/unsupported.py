@@ -9,7 +9,6 @@ from axonnx.errors import UnsupportedOpError
 __all__ = ["NOT_EXPORTABLE"]
 
 _COMPLEX = "onnxruntime has no complex tensors"
-_DECOMPOSITION = "a matrix decomposition (iterative, no ONNX op); not mapped yet"
 
 NOT_EXPORTABLE: dict[str, str] = {
     "complex": _COMPLEX,
@@ -18,13 +17,11 @@ NOT_EXPORTABLE: dict[str, str] = {
     "imag": _COMPLEX,
     "fft": "its results are complex (" + _COMPLEX + "); ONNX DFT needs a real/imaginary "
     "trailing axis that the jaxpr's other primitives cannot carry",
-    "eig": _DECOMPOSITION,
-    "eigh": _DECOMPOSITION,
-    "svd": _DECOMPOSITION,
-    "schur": _DECOMPOSITION,
-    "rng_uniform": "XLA's unseeded generator: its key is drawn at compile time from a "
-    "process-wide generator and its counter is hidden state that advances on every run (two "
-    "calls of one jit differ), which a stateless ONNX graph cannot reproduce",
+    "eig": "its results are complex, and LAPACK geev returns the eigenvalues in the order "
+    "its Francis QR iteration deflates them, which no other algorithm reproduces",
+    "schur": "LAPACK gees puts the eigenvalues on T's diagonal in its Francis QR deflation "
+    "order, with standardized 2x2 blocks; another algorithm gives a different, equally "
+    "valid Schur form",
 }
 """Each primitive without an ONNX form, and why."""
 
