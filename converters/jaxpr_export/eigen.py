@@ -1,5 +1,6 @@
 """Symmetric eigendecompositions (eigh) and singular value decompositions (svd) of static
-real matrices, by parallel cyclic Jacobi rotations in one ONNX Loop.
+real matrices, by parallel cyclic Jacobi rotations in one ONNX Loop; Schur forms of 1×1
+matrices.
 
 A sweep pairs every index with every other once, in the round-robin (circle) order: the
 n indices (padded to an even count) sit in two rows of n/2 slots, slot k facing slot
@@ -347,3 +348,22 @@ def _svd(t: Tracer, eqn, args: list[str]) -> list[str]:
     long = _left_vectors(t, w, sigma, (*batch, rows, k), bool(p["full_matrices"]), dtype)
     u, vt = (v, swap_last(t, long, aval.ndim)) if wide else (long, swap_last(t, v, aval.ndim))
     return _subset(t, p["subset_by_index"], k, sigma, [(u, -1), (vt, -2)])
+
+
+@rule(
+    "schur",
+    onnx="1×1 matrices: T = A, Z = 1 (Identity, Expand); larger ones are refused: LAPACK "
+    "gees orders T's diagonal by its Francis QR deflation, which no other algorithm reproduces",
+)
+def _schur(t: Tracer, eqn, args: list[str]) -> list[str]:
+    aval = eqn.invars[0].aval
+    if t.static(aval, "schur")[-1] != 1 or eqn.params.get("select_callable") is not None:
+        raise UnsupportedOpError(
+            f"{t.where}: schur of a {aval.shape[-2]}x{aval.shape[-1]} matrix; mapped: 1x1 "
+            "(LAPACK gees puts the eigenvalues on T's diagonal in its Francis QR deflation "
+            "order, with standardized 2x2 blocks, which another algorithm does not reproduce)"
+        )
+    form = [t.op("Identity", args)]
+    if eqn.params["compute_schur_vectors"]:
+        form.append(t.op("Expand", [t.const(1, aval.dtype), t.op("Shape", args)]))
+    return form

@@ -94,14 +94,29 @@ def _one(t: Tracer, eqn, value: float = 1.0) -> str:
     return t.const(value, eqn.invars[0].aval.dtype, "one")
 
 
-@rule("log1p", onnx="Log(Add(x, 1))")
+def _corrected(t: Tracer, x: str, u: str, one: str, exact: str, ratio: tuple[str, str]) -> str:
+    """`x` where `u` rounds to 1, `exact` where `u` is infinite, else x · ratio[0] /
+    ratio[1]: Kahan's correction of log(1 + x) and exp(x) - 1 for the rounding of `u`."""
+    value = t.op("Div", [t.op("Mul", [x, ratio[0]]), ratio[1]])
+    value = t.op("Where", [t.op("IsInf", [u]), exact, value])
+    return t.op("Where", [t.op("Equal", [u, one]), x, value])
+
+
+@rule("log1p", onnx="Log(1 + x) · x / ((1 + x) - 1), x where 1 + x rounds to 1 (Kahan)")
 def _log1p(t: Tracer, eqn, args: list[str]) -> str:
-    return t.op("Log", [t.op("Add", [args[0], _one(t, eqn)])])
+    one = _one(t, eqn)
+    u = t.op("Add", [args[0], one])
+    log = t.op("Log", [u])
+    return _corrected(t, args[0], u, one, log, (log, t.op("Sub", [u, one])))
 
 
-@rule("expm1", onnx="Sub(Exp(x), 1)")
+@rule("expm1", onnx="(Exp(x) - 1) · x / Log(Exp(x)), x where Exp(x) rounds to 1 (Kahan)")
 def _expm1(t: Tracer, eqn, args: list[str]) -> str:
-    return t.op("Sub", [t.op("Exp", args), _one(t, eqn)])
+    one = _one(t, eqn)
+    u = t.op("Exp", args)
+    less = t.op("Sub", [u, one])
+    value = _corrected(t, args[0], u, one, u, (less, t.op("Log", [u])))
+    return t.op("Where", [t.op("Equal", [u, t.const(0, eqn.invars[0].aval.dtype)]), less, value])
 
 
 @rule("exp2", onnx="Pow(2, x)")

@@ -19,9 +19,6 @@ NOT_EXPORTABLE: dict[str, str] = {
     "trailing axis that the jaxpr's other primitives cannot carry",
     "eig": "its results are complex, and LAPACK geev returns the eigenvalues in the order "
     "its Francis QR iteration deflates them, which no other algorithm reproduces",
-    "schur": "LAPACK gees puts the eigenvalues on T's diagonal in its Francis QR deflation "
-    "order, with standardized 2x2 blocks; another algorithm gives a different, equally "
-    "valid Schur form",
 }
 """Each primitive without an ONNX form, and why."""
 

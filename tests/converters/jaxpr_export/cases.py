@@ -22,6 +22,15 @@ def positive(*shape):
     return RNG.uniform(0.5, 2.0, shape).astype(np.float32)
 
 
+def _tiny(n: int) -> np.ndarray:
+    """Both signs from 1e-10 to 1e-2 (where 1 + x rounds), 0, -1, and exp's extremes;
+    the cases divide by x, so that the error is relative."""
+    x = 10.0 ** RNG.uniform(-10, -2, (2, n)) * RNG.choice([-1.0, 1.0], (2, n))
+    x[0, :3] = [0.0, -1.0, 100.0]
+    x[1, :3] = [-200.0, 0.5, -0.5]
+    return x.astype(np.float32)
+
+
 def ints(*shape, high=5):
     return RNG.integers(-high, high, shape).astype(np.int32)
 
@@ -81,6 +90,9 @@ CASES = {
     "exp_log": _unary(
         lambda x: (jnp.exp(x), jnp.log(x), jnp.log1p(x), jnp.expm1(x), jnp.exp2(x)), positive
     ),
+    "log1p_expm1_small": [
+        (lambda x: (jnp.log1p(x) / x, jnp.expm1(x) / x), (_tiny(n),)) for n in (3, 8)
+    ],
     "trig": _unary(
         lambda x: (jnp.sin(x), jnp.cos(x), jnp.tan(x), jnp.arcsin(x), jnp.arccos(x), jnp.arctan(x)),
         unit,

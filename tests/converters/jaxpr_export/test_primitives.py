@@ -117,5 +117,10 @@ def test_every_jax2onnx_primitive_is_mapped():
 
 
 def test_a_not_exportable_primitive_says_why():
-    with pytest.raises(UnsupportedOpError, match="'schur' is not exportable: LAPACK gees"):
+    with pytest.raises(UnsupportedOpError, match="'eig' is not exportable: its results"):
+        assert_matches(lambda a: lax.linalg.eig(a)[0].real, positive(3, 3))
+
+
+def test_a_schur_form_beyond_1x1_says_why():
+    with pytest.raises(UnsupportedOpError, match="schur of a 3x3 matrix; mapped: 1x1"):
         assert_matches(lax.linalg.schur, positive(3, 3))
