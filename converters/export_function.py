@@ -17,6 +17,7 @@ from onnx import helper
 
 from axonnx.converters.external import save_model
 from axonnx.converters.jaxpr_export import Tracer
+from axonnx.converters.jaxpr_export.complex_pairs import pair_array, pair_struct, realify
 from axonnx.converters.jaxpr_export.tracer import elem
 from axonnx.converters.onnx_export import default_versions
 from axonnx.converters.onnx_writer import Writer
@@ -52,7 +53,10 @@ def export_function(
     Args:
         fn: a jittable function of arrays, or pytrees of arrays; it may return a pytree.
         example_args: arrays (or `jax.ShapeDtypeStruct`s) giving the inputs' shapes
-            and dtypes; each leaf becomes one graph input, in flattening order.
+            and dtypes; each leaf becomes one graph input, in flattening order. A complex
+            input or output of shape S is a float array of shape S + (2,) in the model
+            (real part, imaginary part on the last axis, as ONNX DFT has them; complex64 →
+            float32, complex128 → float64): onnxruntime has no complex tensors.
         path: where to write the file; the `ModelProto` is returned either way.
         opset: default-domain opset (16 or newer for scatters; default: the newest
             that onnxruntime loads).
@@ -113,19 +117,21 @@ def write_function(
     dynamic_axes: DynamicAxes | None = None,
     where: str = "export_function",
 ) -> onnx.ModelProto:
-    """The ONNX model of `fn(*arguments) -> list of arrays`, one output per name."""
+    """The ONNX model of `fn(*arguments) -> list of arrays`, one output per name; complex
+    values are float [..., 2] pairs (see `export_function`)."""
     newest, ir_version = default_versions()
     structs, dims, symbols = _abstract(arguments, dynamic_axes or {}, where)
-    closed = jax.make_jaxpr(fn)(*structs)
+    closed = realify(jax.make_jaxpr(fn)(*structs), where)  # complex → float [..., 2]
+    structs = [pair_struct(s) for s in structs]
     writer = Writer(opset or newest, None, ModelState({}, {}))
     names = []
     for argument, var in zip(arguments, closed.jaxpr.invars):
         if argument.initializer:
-            name = writer.initializer(argument.name, np.asarray(argument.value))
+            name = writer.initializer(argument.name, pair_array(argument.value))
         else:
             writer.taken.add(argument.name)
             name = argument.name
-        if np.dtype(_struct(argument.value).dtype) != np.dtype(var.aval.dtype):  # int64 → int32
+        if np.dtype(pair_struct(_struct(argument.value)).dtype) != var.aval.dtype:  # int64 → int32
             name = writer.op("Cast", [name], to=elem(var.aval.dtype))[0]
         names.append(name)
     produced = Tracer(writer, where, dims).run(closed.jaxpr, closed.consts, names)

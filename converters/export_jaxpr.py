@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from axonnx.converters.jaxpr_export import PRIMITIVES, Tracer
+from axonnx.converters.jaxpr_export.complex_pairs import realify
 from axonnx.converters.onnx_writer import Writer, exporter, layer_name, value_dtype
 from axonnx.errors import UnsupportedOpError
 from axonnx.node import Node
@@ -41,7 +42,7 @@ def write_traced(w: Writer, node: Node, inputs: list, fn: Callable, params: dict
     structs += [jax.ShapeDtypeStruct(p.value.shape, p.value.dtype) for p in ordered]
     names = list(inputs) + [w.param(p) for p in ordered]
     options = dict(node.options)
-    closed = jax.make_jaxpr(lambda *xs: fn(*xs, **options))(*structs)
+    closed = realify(jax.make_jaxpr(lambda *xs: fn(*xs, **options))(*structs), where)
     flat = Tracer(w, where, dims).run(closed.jaxpr, closed.consts, names)
     out_tree = jax.tree_util.tree_structure(
         jax.eval_shape(lambda *xs: fn(*xs, **options), *structs)

@@ -28,7 +28,6 @@ from axonnx.converters.jaxpr_export import (  # noqa: F401  (each module registe
     sorting,
     special,
     triangular,
-    unsupported,  # noqa: F401, I001  (last: refuses what no rule maps)
     windows,
     zeta,
 )

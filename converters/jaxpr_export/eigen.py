@@ -1,6 +1,6 @@
 """Symmetric eigendecompositions (eigh) and singular value decompositions (svd) of static
-real matrices, by parallel cyclic Jacobi rotations in one ONNX Loop; Schur forms of 1×1
-matrices.
+real matrices, by parallel cyclic Jacobi rotations in one ONNX Loop; Schur forms and
+eigendecompositions (eig, complex results) of 1×1 matrices.
 
 A sweep pairs every index with every other once, in the round-robin (circle) order: the
 n indices (padded to an even count) sit in two rows of n/2 slots, slot k facing slot
@@ -28,9 +28,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax.numpy as jnp
 import numpy as np
 from jax import ShapeDtypeStruct
 
+from axonnx.converters.jaxpr_export.complex_pairs import PAIR_RULES, unrealified
 from axonnx.converters.jaxpr_export.tracer import Tracer, rule
 from axonnx.converters.jaxpr_export.unrolled import slice_axis, swap_last
 from axonnx.errors import UnsupportedOpError
@@ -350,20 +352,45 @@ def _svd(t: Tracer, eqn, args: list[str]) -> list[str]:
     return _subset(t, p["subset_by_index"], k, sigma, [(u, -1), (vt, -2)])
 
 
+_DEFLATION = (
+    "LAPACK {} orders the eigenvalues as its Francis QR iteration deflates them, which "
+    "another algorithm does not reproduce"
+)
+
+
 @rule(
     "schur",
-    onnx="1×1 matrices: T = A, Z = 1 (Identity, Expand); larger ones are refused: LAPACK "
-    "gees orders T's diagonal by its Francis QR deflation, which no other algorithm reproduces",
+    onnx="1×1 matrices: T = A, Z = 1 (Identity, Expand); larger ones are refused: "
+    + _DEFLATION.format("gees"),
 )
 def _schur(t: Tracer, eqn, args: list[str]) -> list[str]:
     aval = eqn.invars[0].aval
     if t.static(aval, "schur")[-1] != 1 or eqn.params.get("select_callable") is not None:
         raise UnsupportedOpError(
             f"{t.where}: schur of a {aval.shape[-2]}x{aval.shape[-1]} matrix; mapped: 1x1 "
-            "(LAPACK gees puts the eigenvalues on T's diagonal in its Francis QR deflation "
-            "order, with standardized 2x2 blocks, which another algorithm does not reproduce)"
+            f"({_DEFLATION.format('gees')}, with standardized 2x2 blocks)"
         )
     form = [t.op("Identity", args)]
     if eqn.params["compute_schur_vectors"]:
         form.append(t.op("Expand", [t.const(1, aval.dtype), t.op("Shape", args)]))
     return form
+
+
+def _eig_pairs(eqn, a) -> list:
+    """eig of 1×1 matrices as (re, im) pairs: w = a, and the unit eigenvectors 1."""
+    if eqn.invars[0].aval.shape[-1] != 1:
+        raise UnsupportedOpError(
+            f"eig of a {eqn.invars[0].aval.shape[-1]}x{eqn.invars[0].aval.shape[-1]} matrix; "
+            f"mapped: 1x1 ({_DEFLATION.format('geev')})"
+        )
+    zeros = jnp.zeros_like(a)
+    vectors = [(jnp.ones_like(a), zeros)] * (len(eqn.outvars) - 1)
+    return [(a[..., 0], zeros[..., 0]), *vectors]
+
+
+PAIR_RULES["eig"] = _eig_pairs
+rule(
+    "eig",
+    onnx="realified by export_function (complex results as float [..., 2]): 1×1 matrices: "
+    "w = a, vl = vr = 1; larger ones are refused: " + _DEFLATION.format("geev"),
+)(unrealified)

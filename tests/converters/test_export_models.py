@@ -151,12 +151,23 @@ def test_custom_layer_with_several_outputs_and_calls():
     check.check_export(model)
 
 
-def test_unmapped_primitive_names_it_and_the_layer():
-    def gamma_last(x):
-        return jax.lax.igamma(x, x)
+def fourier_mixing(x):
+    """FNet's token mixing: the real part of a 2-D FFT over the sequence and features."""
+    return jnp.real(jnp.fft.fft2(x.astype(jnp.complex64)))
 
-    model = ax.layer(gamma_last, [ax.input("x", shape=(None, 4))], name="sorter")
-    with pytest.raises(ax.UnsupportedOpError, match=r"sorter.*'igamma'"):
+
+def test_custom_layer_with_complex_values_inside():
+    model = ax.layer(fourier_mixing, [ax.input("x", shape=(None, 6, 8))]).dense(3)
+    proto = check.check_export(model)
+    assert "DFT" in {n.op_type for n in proto.graph.node}
+
+
+def test_unexportable_primitive_names_it_and_the_layer():
+    def eigenvalues(x):
+        return jnp.real(jnp.linalg.eigvals(x))
+
+    model = ax.layer(eigenvalues, [ax.input("x", shape=(None, 4, 4))], name="spectrum")
+    with pytest.raises(ax.UnsupportedOpError, match=r"spectrum.*eig of a 4x4 matrix; mapped: 1x1"):
         ax.export_onnx(model, ax.init(model))
 
 

@@ -86,6 +86,10 @@ CASES = {
         (_svd_thin, (_matrix(5, 3, (2,)),)),
         (_svd_full, (_matrix(4, 6, (3,)),)),
     ],
+    "eig": [
+        (lax.linalg.eig, (_matrix(1, 1, (3,)),)),
+        (lambda a: lax.linalg.eig(a, compute_left_eigenvectors=False), (_matrix(1, 1, ()),)),
+    ],
     "schur": [
         (lax.linalg.schur, (_matrix(1, 1, (3,)),)),
         (lambda a: lax.linalg.schur(a, compute_schur_vectors=False), (_matrix(1, 1, ()),)),

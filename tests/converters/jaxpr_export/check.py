@@ -8,16 +8,18 @@ import numpy as np
 import onnxruntime as ort
 
 import axonnx as ax
+from axonnx.converters.jaxpr_export.complex_pairs import pair_array
 
 
 def run_exported(fn, *args, **kwargs) -> tuple[list, list]:
-    """(onnxruntime's outputs, JAX's outputs) of `fn(*args)`, both as flat lists."""
+    """(onnxruntime's outputs, JAX's outputs) of `fn(*args)`, both as flat lists; complex
+    arrays are float [..., 2] (real, imaginary), as the exported model takes and gives them."""
     proto = ax.export_function(fn, *args, **kwargs)
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    feeds = dict(zip(names, [np.asarray(a) for a in jax.tree_util.tree_leaves(args)]))
+    feeds = dict(zip(names, [pair_array(a) for a in jax.tree_util.tree_leaves(args)]))
     got = session.run(None, feeds)
-    want = [np.asarray(v) for v in jax.tree_util.tree_leaves(jax.jit(fn)(*args))]
+    want = [pair_array(v) for v in jax.tree_util.tree_leaves(jax.jit(fn)(*args))]
     return got, want
 
 
