@@ -3,6 +3,7 @@ onnxruntime, matches JAX at two shapes; the table covers every mapped primitive.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -11,14 +12,6 @@ from jax import lax
 
 from axonnx.converters.jaxpr_export import PRIMITIVES
 from axonnx.errors import UnsupportedOpError
-from tests.converters.jaxpr_export import (
-    cases_complex_pairs,
-    cases_eigen,
-    cases_factor_steps,
-    cases_householder,
-    cases_incomplete,
-    cases_random_bits,
-)
 from tests.converters.jaxpr_export.cases import CASES as TABLE_CASES
 from tests.converters.jaxpr_export.cases import positive
 from tests.converters.jaxpr_export.cases_bits import BIT_CASES
@@ -28,12 +21,8 @@ from tests.converters.jaxpr_export.cases_special import SPECIAL_CASES
 from tests.converters.jaxpr_export.check import assert_matches, primitives_of
 
 FAMILIES = [
-    cases_complex_pairs,
-    cases_eigen,
-    cases_factor_steps,
-    cases_householder,
-    cases_incomplete,
-    cases_random_bits,
+    importlib.import_module(f"tests.converters.jaxpr_export.cases_{name}")
+    for name in "complex_pairs eigen factor_steps householder incomplete random_bits".split()
 ]
 """Case modules with a `CASES` and a `TOLERANCE` table each."""
 
