@@ -6,10 +6,14 @@ shape class picks the form (`choose_form`), each measured against XLA's own
 convolution with `benchmarks/conv_shapes.py` (table in docs/performance.md):
 
 - `matmul`: pointwise (1×1, one group): a strided slice if strided, then one matmul
-  over the channels, on NCHW data (no transposes).
+  over the channels, on NHWC data ((N·H·W, C) @ (C, O), the product the matmul
+  library runs fastest; XLA's layout assignment drops most transposes between
+  consecutive NHWC forms). `matmul_nchw` is the same on NCHW data ((O, C) @ (C, H·W)
+  per image), for graphs whose grouped convolutions run on NCHW data (`layout`).
 - `depthwise`: one input channel per group (depthwise, or a channel multiplier m):
-  Σ over the kH·kW taps of a strided window × a per-channel weight, on NCHW data.
-  XLA's CPU convolution is 10–300× slower on these.
+  Σ over the kH·kW taps of a strided window × a per-channel weight, on NHWC data, its
+  padded input and its result each computed once (`_materialized`). XLA's CPU
+  convolution is 10–300× slower on these.
 - `grouped`: other grouped convolutions (ResNeXt): per tap, one matmul batched over
   the groups, on NCHW data; XLA's convolution wins only on small images at batch > 1.
 - `taps`: a dense convolution with few products per output (stems on 1–3 channels):
@@ -36,6 +40,7 @@ __all__ = [
     "ENTRIES_LIMIT",
     "FORMS",
     "GROUPED_XLA_SPATIAL",
+    "LAYOUTS",
     "TAPS_LIMIT",
     "applicable",
     "choose_form",
@@ -58,6 +63,13 @@ ENTRIES_LIMIT = 2048
 # grouped → XLA: ResNeXt 512 g32 at 14²: 239 → 108; 64 g4 at 28²: 75 → 44; but 128 g32
 # at 56²: 846 → 2685. At batch 1 the grouped form wins on all four (2.2–8.4 vs 3.0–156).
 GROUPED_XLA_SPATIAL = 56 * 56
+# The layout pointwise convolutions compute in (`conv_hwio`'s `layout`): NHWC beside
+# depthwise convolutions (NHWC), NCHW beside grouped ones (NCHW). Measured through
+# `ax.predict`, ratio to onnxruntime, NCHW → NHWC pointwise and depthwise: MobileNetV3-L
+# batch 8 3.68× → 2.87×, EfficientNet-B0 batch 1 3.46× → 3.03×; but ResNeXt-50 batch 1
+# 2.33× → 2.60× (the transposes around each grouped convolution), and its grouped form
+# on NHWC data was slower still (2.92×). See docs/performance.md.
+LAYOUTS = ("nhwc", "nchw")
 
 _forced: list[str] = []
 
@@ -84,16 +96,19 @@ def conv_hwio(
     padding="valid",
     kernel_dilation: tuple[int, int] = (1, 1),
     feature_group_count: int = 1,
+    layout: str = "nhwc",
 ) -> jax.Array:
     """ONNX `Conv` on `x` (N, C, H, W) with `kernel` (kH, kW, C // groups, O): the
     result (N, O, H', W') equals `conv(x, kernel.transpose(3, 2, 0, 1), channels="first")`;
-    the form its shape picks runs on NCHW data or on NHWC data between two transposes."""
+    the form its shape picks runs on NCHW data or on NHWC data between two transposes
+    (`layout`, one of `LAYOUTS`, is the one a pointwise convolution computes in)."""
     strides, dilation = tuple(strides), tuple(kernel_dilation)
     groups = feature_group_count
     pads = resolve_padding(padding, same_totals(x.shape[2:], kernel.shape[:2], strides, dilation))
     dtype = jnp.result_type(x, kernel)
     x, kernel = x.astype(dtype), kernel.astype(dtype)
-    fn, layout = FORMS[choose_form(x.shape, kernel.shape, strides, pads, dilation, groups)]
+    form = choose_form(x.shape, kernel.shape, strides, pads, dilation, groups, layout)
+    fn, layout = FORMS[form]
     if layout == "nchw":
         return add_channel_bias(fn(x, kernel, strides, pads, dilation, groups), bias, "first")
     y = fn(jnp.transpose(x, (0, 2, 3, 1)), kernel, strides, pads, dilation, groups)
@@ -103,7 +118,7 @@ def conv_hwio(
 def applicable(form: str, kernel_shape: tuple[int, ...], groups: int) -> bool:
     """Whether `form` computes a (kH, kW, C/groups, O) convolution with `groups` groups."""
     kh, kw, per_group, _ = kernel_shape
-    if form == "matmul":
+    if form in ("matmul", "matmul_nchw"):
         return (kh, kw) == (1, 1) and groups == 1
     if form == "depthwise":
         return per_group == 1 and groups > 1
@@ -112,12 +127,17 @@ def applicable(form: str, kernel_shape: tuple[int, ...], groups: int) -> bool:
     return True
 
 
-def choose_form(x_shape, kernel_shape, strides, pads, dilation, groups: int) -> str:
-    """The form (a key of `FORMS`) for NCHW input `x_shape` and HWIO `kernel_shape`."""
+def choose_form(
+    x_shape, kernel_shape, strides, pads, dilation, groups: int, layout: str = "nhwc"
+) -> str:
+    """The form (a key of `FORMS`) for NCHW input `x_shape` and HWIO `kernel_shape`, with
+    pointwise convolutions in `layout` (one of `LAYOUTS`)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"conv_hwio: expected layout in {LAYOUTS}, got {layout!r}")
     if _forced and applicable(_forced[-1], kernel_shape, groups):
         return _forced[-1]
     if applicable("matmul", kernel_shape, groups):
-        return "matmul"
+        return "matmul" if layout == "nhwc" else "matmul_nchw"
     if applicable("depthwise", kernel_shape, groups):
         return "depthwise"
     if groups > 1:
@@ -165,23 +185,39 @@ def _windows(y, kernel_hw, strides, pads, dilation, axes: tuple[int, int]):
             yield (i, j), lax.slice(y, start, limit, step)
 
 
-def _matmul(x, kernel, strides, pads, dilation, groups: int) -> jax.Array:
+def _matmul(y, kernel, strides, pads, dilation, groups: int) -> jax.Array:
+    """Pointwise, NHWC: (pad,) strided slice, then (N·H·W, C) @ (C, O)."""
+    y = _pad(y, pads, (1, 2))[:, :: strides[0], :: strides[1], :]
+    return jnp.einsum("nhwc,co->nhwo", y, kernel[0, 0])
+
+
+def _matmul_nchw(x, kernel, strides, pads, dilation, groups: int) -> jax.Array:
     """Pointwise, NCHW: (pad,) strided slice, then (O, C) @ (C, H·W) per image."""
     x = _pad(x, pads, (2, 3))[:, :, :: strides[0], :: strides[1]]
     return jnp.einsum("nchw,co->nohw", x, kernel[0, 0])
 
 
-def _depthwise(x, kernel, strides, pads, dilation, groups: int) -> jax.Array:
-    """One input channel per group, NCHW: Σ over taps of window × per-channel weight
+def _depthwise(y, kernel, strides, pads, dilation, groups: int) -> jax.Array:
+    """One input channel per group, NHWC: Σ over taps of window × per-channel weight
     (each input channel repeated up front for a channel multiplier > 1)."""
     multiplier = kernel.shape[3] // groups
     if multiplier > 1:
-        x = jnp.repeat(x, multiplier, axis=1)
+        y = jnp.repeat(y, multiplier, axis=3)
+    y = _materialized(_pad(y, pads, (1, 2)))
     total = None
-    for (i, j), window in _windows(x, kernel.shape[:2], strides, pads, dilation, (2, 3)):
-        term = window * kernel[i, j, 0][None, :, None, None]
+    unpadded = [(0, 0)] * 2
+    for (i, j), window in _windows(y, kernel.shape[:2], strides, unpadded, dilation, (1, 2)):
+        term = window * kernel[i, j, 0][None, None, None, :]
         total = term if total is None else total + term
-    return total
+    return _materialized(total)
+
+
+def _materialized(y: jax.Array) -> jax.Array:
+    """`y`, computed into its own buffer: XLA's loop fusion otherwise recomputes a
+    producer inside each consumer, i.e. the activation before a depthwise convolution
+    once per tap (SiLU's exp 9 or 25 times in EfficientNet) and the whole Σ over taps
+    again in a squeeze-excitation block's multiply (MobileNetV3)."""
+    return lax.optimization_barrier(y)
 
 
 def _grouped(x, kernel, strides, pads, dilation, groups: int) -> jax.Array:
@@ -214,8 +250,9 @@ def _xla(y, kernel, strides, pads, dilation, groups: int) -> jax.Array:
 
 
 FORMS = {  # name: (function, the layout it computes in)
-    "matmul": (_matmul, "nchw"),
-    "depthwise": (_depthwise, "nchw"),
+    "matmul": (_matmul, "nhwc"),
+    "matmul_nchw": (_matmul_nchw, "nchw"),
+    "depthwise": (_depthwise, "nhwc"),
     "grouped": (_grouped, "nchw"),
     "taps": (_taps, "nhwc"),
     "xla": (_xla, "nhwc"),

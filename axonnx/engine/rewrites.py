@@ -8,7 +8,8 @@ concrete parameters for `ax.predict` and inside the trace when differentiating.
 
 - 2-D convolutions on channels-first (NCHW) data run in the form their shape class
   picks (matmul, depthwise or grouped taps, shifted slices, XLA's convolution in NHWC),
-  with kernels stored as HWIO (`axonnx.engine.conv_forms`).
+  with kernels stored as HWIO (`axonnx.engine.conv_forms`); pointwise ones on NHWC
+  data, or NCHW in a graph with grouped (not depthwise) convolutions (`_layout`).
 - A convolution followed by BatchNormalization is one `engine::conv_bn` layer whose
   inference form is a single convolution with the batch norm folded into its kernel
   and bias (`axonnx.engine.conv_bn`; train mode still normalises by batch statistics).
@@ -48,13 +49,28 @@ def _rewritable(node: Node) -> bool:
     )
 
 
-def _rewrite(node: Node, name: str) -> Node:
+def _layout(laid_out: Plan) -> str:
+    """The layout of the graph's pointwise convolutions (`conv_forms.LAYOUTS`): NCHW
+    when a grouped convolution with several channels per group runs on NCHW data
+    beside them (ResNeXt), else NHWC (next to depthwise and dense k×k forms)."""
+    for node in laid_out.order:
+        grouped = node.options.get("feature_group_count", 1) > 1
+        if node.op == "conv" and grouped and len(node.params[0].shape) == 4:
+            if node.params[0].shape[1] > 1:  # OIHW: input channels per group
+                return "nchw"
+    return "nhwc"
+
+
+def _rewrite(node: Node, name: str, layout: str) -> Node:
+    if node.op == CONV_BN:
+        return node.replace(options={**node.options, "layout": layout})
     if not _rewritable(node):
         return node
     kernel, *rest = node.params
     o, i, h, w = kernel.shape
     spec = dataclasses.replace(kernel, shape=(h, w, i, o))
     options = {k: v for k, v in node.options.items() if k not in ("channels", "input_dilation")}
+    options["layout"] = layout
     return node.replace(op=CONV_HWIO, name=name, params=(spec, *rest), options=options)
 
 
@@ -92,7 +108,8 @@ class Rewritten:
 def rewrite(laid_out: Plan) -> Rewritten:
     """The graph of `laid_out` with every rewritable layer in its fast form."""
     fused, conv_keys = fuse_conv_bn(laid_out)
-    rewritten = plan(map_nodes(fused, _rewrite))
+    fast_form = functools.partial(_rewrite, layout=_layout(laid_out))
+    rewritten = plan(map_nodes(fused, fast_form))
     transforms, derived = [], []
     for node in rewritten.order:
         key = rewritten.key_of(node)
