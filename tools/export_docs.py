@@ -50,7 +50,10 @@ def export_markdown() -> str:
         "",
         "## jaxpr primitives",
         "",
-        "Custom layers, `ax.export_function` and `ax.export_grad` write each primitive as:",
+        "Custom layers, `ax.export_function` and `ax.export_grad` write each primitive as "
+        "below. onnxruntime has no complex tensors: a complex value of shape S is carried "
+        "as a float array of shape S + (2,) (real, imaginary part), inputs and outputs "
+        "included.",
         "",
         primitive_markdown(),
     ]
