@@ -4,10 +4,9 @@ scan → Loop with scan outputs (xs read by Gather at the iteration number)."""
 from __future__ import annotations
 
 import numpy as np
-from jax import ShapeDtypeStruct
 
 from axonnx.converters.jaxpr_export.shapes import reverse
-from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.converters.jaxpr_export.tracer import FLAG, Tracer, loop_inputs, rule
 
 
 def _avals(closed) -> tuple[list, list]:
@@ -50,13 +49,6 @@ def _choose(t: Tracer, index: str, branches: list, operands: list[str], k: int) 
     return t.w.op("If", [is_k], len(outs), then_branch=then, else_branch=other)
 
 
-_STEP = ShapeDtypeStruct((), np.int64)
-_FLAG = ShapeDtypeStruct((), np.bool_)
-
-
-def _iteration_inputs(carry_avals: list) -> list:
-    """Loop's body inputs: the iteration number, the condition, the carried values."""
-    return [("i", _STEP), ("go", _FLAG)] + [(f"carry{k}", a) for k, a in enumerate(carry_avals)]
 
 
 @rule("while", onnx="Loop (condition computed before the loop and at the end of each body)")
@@ -70,9 +62,9 @@ def _while(t: Tracer, eqn, args: list[str]) -> list[str]:
     def body(sub: Tracer, names: list[str]) -> list:
         new = sub.run_closed(p["body_jaxpr"], body_consts + names[2:])
         again = sub.run_closed(p["cond_jaxpr"], cond_consts + new)[0]
-        return [(again, _FLAG), *zip(new, carry_avals)]
+        return [(again, FLAG), *zip(new, carry_avals)]
 
-    graph, _ = t.subgraph("while_body", _iteration_inputs(carry_avals), body)
+    graph, _ = t.subgraph("while_body", loop_inputs(carry_avals), body)
     return t.w.op("Loop", ["", go, *init], len(init), body=graph)
 
 
@@ -96,9 +88,9 @@ def _scan(t: Tracer, eqn, args: list[str]) -> list[str]:
         x_t = [sub.op("Gather", [x, step], axis=0) for x in xs]
         new = sub.run_closed(p["jaxpr"], consts + names[2:] + x_t)
         go = sub.op("Identity", [names[1]])
-        return [(go, _FLAG), *zip(new[:n_carry], carry_avals), *zip(new[n_carry:], y_avals)]
+        return [(go, FLAG), *zip(new[:n_carry], carry_avals), *zip(new[n_carry:], y_avals)]
 
-    graph, _ = t.subgraph("scan_body", _iteration_inputs(carry_avals), body)
+    graph, _ = t.subgraph("scan_body", loop_inputs(carry_avals), body)
     trip = t.const(length, np.int64, "length")
     results = t.w.op("Loop", [trip, "", *init], n_carry + len(y_avals), body=graph)
     carry, ys = results[:n_carry], results[n_carry:]

@@ -33,7 +33,7 @@ import numpy as np
 from jax import ShapeDtypeStruct
 
 from axonnx.converters.jaxpr_export.complex_pairs import PAIR_RULES, unrealified
-from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.converters.jaxpr_export.tracer import FLAG, Tracer, loop_inputs, rule
 from axonnx.converters.jaxpr_export.unrolled import slice_axis, swap_last
 from axonnx.errors import UnsupportedOpError
 
@@ -46,9 +46,6 @@ does: a sweep is n - 1 Loop iterations of O(n²) work (onnxruntime, one CPU core
 
 MAX_SWEEPS = 40
 """Sweeps before the Loop stops without convergence (float32 needs about log2(n) + 4)."""
-
-_STEP = ShapeDtypeStruct((), np.int64)
-_FLAG = ShapeDtypeStruct((), np.bool_)
 
 Round = Callable[[Tracer, list[str]], tuple[list[str], str]]
 """One round on the carried values: (the rotated values, the round's largest rotation)."""
@@ -151,10 +148,9 @@ def _sweeps(
         going = sub.op("Not", [sub.op("Equal", [phase, sub.const(per - 1, np.int64)])])
         big = sub.op("Greater", [worst, sub.const(tolerance, dtype)])
         go = sub.op("Or", [going, big])
-        return [(go, _FLAG), *zip(new, avals), (worst, worst_aval)]
+        return [(go, FLAG), *zip(new, avals), (worst, worst_aval)]
 
-    inputs = [("i", _STEP), ("go", _FLAG), *[(f"x{k}", a) for k, a in enumerate(avals)]]
-    graph, _ = t.subgraph("jacobi_round", [*inputs, ("worst", worst_aval)], body)
+    graph, _ = t.subgraph("jacobi_round", loop_inputs([*avals, worst_aval]), body)
     trip = t.const(MAX_SWEEPS * per, np.int64, "sweeps")
     start = [*values, t.const(0, dtype)]
     return t.w.op("Loop", [trip, "", *start], len(start), body=graph)[:-1]

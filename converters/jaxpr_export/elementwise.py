@@ -102,12 +102,17 @@ def _corrected(t: Tracer, x: str, u: str, one: str, exact: str, ratio: tuple[str
     return t.op("Where", [t.op("Equal", [u, one]), x, value])
 
 
+def log1p(t: Tracer, x: str, dtype) -> str:
+    """log(1 + x) of the `dtype` values `x`, accurate for small x (Kahan's correction)."""
+    one = t.const(1, dtype, "one")
+    u = t.op("Add", [x, one])
+    log = t.op("Log", [u])
+    return _corrected(t, x, u, one, log, (log, t.op("Sub", [u, one])))
+
+
 @rule("log1p", onnx="Log(1 + x) · x / ((1 + x) - 1), x where 1 + x rounds to 1 (Kahan)")
 def _log1p(t: Tracer, eqn, args: list[str]) -> str:
-    one = _one(t, eqn)
-    u = t.op("Add", [args[0], one])
-    log = t.op("Log", [u])
-    return _corrected(t, args[0], u, one, log, (log, t.op("Sub", [u, one])))
+    return log1p(t, args[0], eqn.invars[0].aval.dtype)
 
 
 @rule("expm1", onnx="(Exp(x) - 1) · x / Log(Exp(x)), x where Exp(x) rounds to 1 (Kahan)")

@@ -18,10 +18,6 @@ from axonnx.converters.jaxpr_export.unrolled import MAX_SIZE, slice_axis, static
 from axonnx.errors import UnsupportedOpError
 
 
-def _concat(t: Tracer, parts: list[str], axis: int) -> str:
-    return parts[0] if len(parts) == 1 else t.op("Concat", parts, axis=axis)
-
-
 def _unsqueeze(t: Tracer, x: str, axis: int = -1) -> str:
     return t.op("Unsqueeze", [x, t.ints([axis])])
 
@@ -54,7 +50,7 @@ def _eliminate(t: Tracer, j: int, pivot_row: str, below: str, n: int, dtype: np.
     if j + 1 < n:
         update = t.op("Mul", [multipliers, slice_axis(t, pivot_row, -1, j + 1, n)])
         parts.append(t.op("Sub", [slice_axis(t, below, -1, j + 1, n), update]))
-    return _concat(t, parts, -1)
+    return t.concat(parts, -1)
 
 
 @rule(
@@ -92,9 +88,9 @@ def _lu(t: Tracer, eqn, args: list[str]) -> list[str]:
     pivot_shape = t.ints([*batch, k])
     permutation_shape = t.ints([*batch, m])
     return [
-        _concat(t, rows, -2),
-        t.cast(t.op("Reshape", [_concat(t, pivots, -1), pivot_shape]), pivot_dtype),
-        t.cast(t.op("Reshape", [_concat(t, indices, -2), permutation_shape]), permutation_dtype),
+        t.concat(rows, -2),
+        t.cast(t.op("Reshape", [t.concat(pivots, -1), pivot_shape]), pivot_dtype),
+        t.cast(t.op("Reshape", [t.concat(indices, -2), permutation_shape]), permutation_dtype),
     ]
 
 
@@ -133,7 +129,7 @@ def _cholesky_update(t: Tracer, eqn, args: list[str]) -> str:
         rows.append(t.op("Sub", [t.op("Mul", [c, row]), t.op("Mul", [s, w])]))
         if k + 1 < n:
             w = t.op("Add", [t.op("Mul", [c, w]), t.op("Mul", [s, row])])
-    return _concat(t, rows, -2)
+    return t.concat(rows, -2)
 
 
 # Tridiagonal solve (gtsv)
@@ -216,7 +212,7 @@ def _gtsv_eliminate(
     )
     last = [_unsqueeze(t, v, axis) for v in out[:3]]
     ends = [last[0], last[1], zeros, last[2]]
-    return [_concat(t, [done, end], axis) for done, end in zip(out[3:], ends)]
+    return [t.concat([done, end], axis) for done, end in zip(out[3:], ends)]
 
 
 @rule(
@@ -239,7 +235,7 @@ def _tridiagonal_solve(t: Tracer, eqn, args: list[str]) -> str:
     if n == 1:
         factor = [d, zeros, zeros, b]
     else:  # gtsv reads du[..., :n-1] only
-        du = _concat(t, [slice_axis(t, du, -1, 0, n - 1), zeros], -1)
+        du = t.concat([slice_axis(t, du, -1, 0, n - 1), zeros], -1)
         factor = _gtsv_eliminate(t, [dl, d, du, b], n, diag, row, zeros)
     start = t.const(np.zeros((*batch, k), dtype))
     x = _scan(

@@ -50,7 +50,7 @@ class Matrices(Math):
         """The [*batch, 1, 1] values `items` as one [*batch, len(items)] vector."""
         if not items:
             return self.t.const(np.zeros((*self.batch, 0), self.dtype))
-        joined = items[0] if len(items) == 1 else self.t.op("Concat", items, axis=-1)
+        joined = self.t.concat(items, -1)
         return self.t.op("Squeeze", [joined, self.t.ints([-2])])
 
     def reflector(self, column: str, start: int) -> tuple[str, str, str]:

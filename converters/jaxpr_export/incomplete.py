@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 from jax import ShapeDtypeStruct
 
+from axonnx.converters.jaxpr_export.elementwise import log1p
 from axonnx.converters.jaxpr_export.special import Math, digamma, lgamma
-from axonnx.converters.jaxpr_export.tracer import Tracer, rule
+from axonnx.converters.jaxpr_export.tracer import FLAG, Tracer, loop_inputs, rule
 
-__all__ = ["Field", "betainc", "igamma", "igamma_grad_a", "igammac", "log1p"]
+__all__ = ["Field", "betainc", "igamma", "igamma_grad_a", "igammac"]
 
 Step = Callable[["Field", str, list[str]], tuple[str, list[str]]]
 """(arithmetic in the Loop body, the 0-based iteration number, the carried values) →
@@ -58,15 +59,12 @@ class Field(Math):
         entered if `go` and run while its condition holds, at most `cap` times."""
         kinds = [np.bool_] * masks + [self.dtype] * (len(init) - masks)
         avals = [ShapeDtypeStruct(self.shape, kind) for kind in kinds]
-        flag = ShapeDtypeStruct((), np.bool_)
 
         def body(sub: Tracer, names: list[str]) -> list:
             again, new = step(Field(sub, self.dtype, self.shape), names[0], names[2:])
-            return list(zip([again, *new], [flag, *avals]))
+            return list(zip([again, *new], [FLAG, *avals]))
 
-        inputs = [("i", ShapeDtypeStruct((), np.int64)), ("go", flag)]
-        inputs += [(f"carry{k}", aval) for k, aval in enumerate(avals)]
-        graph, _ = self.t.subgraph("incomplete_body", inputs, body)
+        graph, _ = self.t.subgraph("incomplete_body", loop_inputs(avals), body)
         trip = "" if cap is None else self.t.const(cap, np.int64, "cap")
         return self.t.w.op("Loop", [trip, go, *init], len(init), body=graph)
 
@@ -88,12 +86,6 @@ class Field(Math):
         for mask in masks[1:]:
             result = self.Or(result, mask)
         return result
-
-
-def log1p(f: Math, x: str) -> str:
-    """log(1 + x), accurate for small x: log(u) x / (u - 1) with u = 1 + x rounded."""
-    u = f.Add(x, 1.0)
-    return f.where(f.Equal(u, 1.0), x, f.Div(f.Mul(f.Log(u), x), f.Sub(u, 1.0)))
 
 
 def _eps(f: Field) -> float:
@@ -191,16 +183,18 @@ def _fraction(f: Field, ax: str, a: str, x: str, enabled: str, derivative: bool)
     return f.Mul(ax, f.Add(f.Mul(values[0], d_log_ax), values[-1]))
 
 
-def _gamma_domain(f: Field, a: str, x: str) -> tuple[str, str, str, str]:
-    """(NaN arguments, x = 0, x = inf, a = 0)."""
+def _gamma_cases(f: Field, a: str, x: str) -> tuple[str, str, str, str]:
+    """P's and Q's special arguments: (NaN: x < 0, a < 0, a = x = 0 or a NaN argument;
+    x = 0; x = inf; a = 0)."""
+    x_zero, a_zero = f.Equal(x, 0.0), f.Equal(a, 0.0)
     is_nan = f.Or(f.IsNaN(a), f.IsNaN(x))
-    return is_nan, f.Equal(x, 0.0), f.Equal(x, f.c(np.inf)), f.Equal(a, 0.0)
+    domain = f.any_of(f.Less(x, 0.0), f.Less(a, 0.0), f.And(a_zero, x_zero), is_nan)
+    return domain, x_zero, f.Equal(x, f.c(np.inf)), a_zero
 
 
 def igamma(f: Field, a: str, x: str) -> str:
     """P(a, x); 0 at x = 0, 1 at x = inf, NaN for x < 0, a < 0, a = x = 0 or NaN."""
-    is_nan, x_zero, x_inf, a_zero = _gamma_domain(f, a, x)
-    domain = f.any_of(f.Less(x, 0.0), f.Less(a, 0.0), f.And(a_zero, x_zero), is_nan)
+    domain, x_zero, x_inf, _ = _gamma_cases(f, a, x)
     fraction = f.And(f.GreaterOrEqual(x, 1.0), f.Greater(x, a))
     ax, underflow = _gamma_prefix(f, a, x)
     enabled = f.Not(f.any_of(x_zero, domain, underflow, x_inf))
@@ -214,8 +208,7 @@ def igamma(f: Field, a: str, x: str) -> str:
 
 def igammac(f: Field, a: str, x: str) -> str:
     """Q(a, x) = 1 - P(a, x); 0 at x = inf or a = 0, NaN where P is NaN."""
-    is_nan, x_zero, x_inf, a_zero = _gamma_domain(f, a, x)
-    domain = f.any_of(f.Less(x, 0.0), f.Less(a, 0.0), f.And(a_zero, x_zero), is_nan)
+    domain, _, x_inf, a_zero = _gamma_cases(f, a, x)
     series = f.Or(f.Less(x, 1.0), f.Less(x, a))
     ax, underflow = _gamma_prefix(f, a, x)
     enabled = f.Not(f.any_of(domain, underflow, x_inf, a_zero))
@@ -228,7 +221,7 @@ def igammac(f: Field, a: str, x: str) -> str:
 
 def igamma_grad_a(f: Field, a: str, x: str) -> str:
     """dP(a, x)/da; 0 at x = 0, NaN for x < 0, a <= 0 or NaN."""
-    is_nan, x_zero, _, _ = _gamma_domain(f, a, x)
+    is_nan, x_zero = f.Or(f.IsNaN(a), f.IsNaN(x)), f.Equal(x, 0.0)
     domain = f.Or(f.Less(x, 0.0), f.LessOrEqual(a, 0.0))
     fraction = f.And(f.Greater(x, 1.0), f.Greater(x, a))
     ax, underflow = _gamma_prefix(f, a, x)
@@ -297,7 +290,7 @@ def betainc(f: Field, a: str, b: str, x: str) -> str:
     fraction = _lentz(f, a, b, x)
     log_beta_b = f.Sub(lgamma(f, b), lgamma(f, f.Add(a, b)))
     log_beta = f.Add(lgamma(f, a), log_beta_b)
-    log_rest = log1p(f, f.Neg(x))
+    log_rest = log1p(f.t, f.Neg(x), f.dtype)
     tiny = f.Exp(f.Sub(f.Mul(log_rest, b), log_beta_b))
     usual = f.Div(f.Exp(f.Sub(f.Add(f.Mul(f.Log(x), a), f.Mul(log_rest, b)), log_beta)), a)
     factor = f.where(f.Less(a, float(np.finfo(f.dtype).tiny * 2)), tiny, usual)

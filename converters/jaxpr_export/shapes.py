@@ -147,4 +147,4 @@ def _empty(t: Tracer, eqn, args: list[str]) -> str:
 def _stack(t: Tracer, eqn, args: list[str]) -> str:
     axis = int(eqn.params["axis"])
     parts = [t.op("Unsqueeze", [a, t.ints([axis])]) for a in args]
-    return parts[0] if len(parts) == 1 else t.op("Concat", parts, axis=axis)
+    return t.concat(parts, axis)

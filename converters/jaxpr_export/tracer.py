@@ -11,13 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from jax import ShapeDtypeStruct
 from jax.extend.core import Literal
 from onnx import helper
 
 from axonnx.converters.onnx_writer import Writer
 from axonnx.errors import UnsupportedOpError
 
-__all__ = ["FORMS", "PRIMITIVES", "Tracer", "elem", "rule"]
+__all__ = ["FLAG", "FORMS", "PRIMITIVES", "Tracer", "elem", "loop_inputs", "rule"]
 
 Rule = Callable[["Tracer", Any, list[str]], list[str] | str]
 PRIMITIVES: dict[str, Rule] = {}
@@ -35,6 +36,18 @@ def rule(*names: str, onnx: str) -> Callable[[Rule], Rule]:
         return fn
 
     return register
+
+
+_STEP = ShapeDtypeStruct((), np.int64)
+"""The aval of a Loop body's iteration number."""
+FLAG = ShapeDtypeStruct((), np.bool_)
+"""The aval of a Loop's condition."""
+
+
+def loop_inputs(carry_avals: list) -> list[tuple[str, Any]]:
+    """A Loop body's inputs for `Tracer.subgraph`: the iteration number, the condition,
+    then the carried values."""
+    return [("i", _STEP), ("go", FLAG)] + [(f"carry{k}", a) for k, a in enumerate(carry_avals)]
 
 
 def elem(dtype: Any) -> int:
@@ -92,6 +105,10 @@ class Tracer:
     def ints(self, values: Any) -> str:
         """A 1-D int64 constant."""
         return self.w.constant(np.asarray(values, np.int64).reshape(-1), "ints")
+
+    def concat(self, parts: list[str], axis: int) -> str:
+        """`parts` joined along `axis` (a single part as it is, without a node)."""
+        return parts[0] if len(parts) == 1 else self.op("Concat", parts, axis=axis)
 
     def cast(self, name: str, dtype: Any) -> str:
         return self.op("Cast", [name], to=elem(dtype))

@@ -22,14 +22,14 @@ def _forward(t: Tracer, a: str, b: str, n: int, unit: bool) -> str:
     for i in range(n):
         value = slice_axis(t, b, -2, i, i + 1)
         if rows:
-            known = rows[0] if len(rows) == 1 else t.op("Concat", rows, axis=-2)
+            known = t.concat(rows, -2)
             coefficients = slice_axis(t, slice_axis(t, a, -2, i, i + 1), -1, 0, i)
             value = t.op("Sub", [value, t.op("MatMul", [coefficients, known])])
         if not unit:
             pivot = slice_axis(t, slice_axis(t, a, -2, i, i + 1), -1, i, i + 1)
             value = t.op("Div", [value, pivot])
         rows.append(value)
-    return rows[0] if n == 1 else t.op("Concat", rows, axis=-2)
+    return t.concat(rows, -2)
 
 
 @rule(
@@ -67,13 +67,13 @@ def _cholesky(t: Tracer, eqn, args: list[str]) -> str:
     for j in range(n):
         v = slice_axis(t, a, -1, j, j + 1)
         if columns:
-            done = columns[0] if j == 1 else t.op("Concat", columns, axis=-1)
+            done = t.concat(columns, -1)
             row = swap_last(t, slice_axis(t, done, -2, j, j + 1), aval.ndim)
             v = t.op("Sub", [v, t.op("MatMul", [done, row])])
         root = t.op("Sqrt", [slice_axis(t, v, -2, j, j + 1)])
         below = (np.arange(n) >= j).astype(dtype).reshape(n, 1)
         columns.append(t.op("Mul", [t.op("Div", [v, root]), t.const(below)]))
-    return columns[0] if n == 1 else t.op("Concat", columns, axis=-1)
+    return t.concat(columns, -1)
 
 
 @rule(
