@@ -124,7 +124,7 @@ def _interleave(t: Tracer, lanes: list[str], grid: tuple[int, int, int], size: i
     of row i at row i·len(lanes) + j), cut to `size` rows and reshaped to `shape`."""
     outer, h, inner = grid
     parts = [t.op("Reshape", [y, t.shape((outer, h, 1, inner))]) for y in lanes]
-    x = t.op("Concat", parts, axis=2) if len(parts) > 1 else parts[0]
+    x = t.concat(parts, 2)
     x = t.op("Reshape", [x, t.shape((outer, h * len(lanes), inner))])
     if h * len(lanes) != size:
         x = slice_axis(t, x, 1, 0, size)
