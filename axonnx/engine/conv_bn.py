@@ -57,12 +57,14 @@ def conv_bn(
     """ONNX Conv on `x` (N, C, H, W) with the stored `conv_kernel` (O, C/groups, kH, kW)
     and `conv_bias` (O,), then BatchNormalization (all (O,)). In inference mode one
     `conv_hwio` with `folded_kernel` (kH, kW, C/groups, O) and `folded_bias` (O,); in
-    train mode the two layers, normalising by the batch statistics (`batch_norm`)."""
+    train mode the two layers, normalising by the batch statistics (`batch_norm`). Data
+    layouts as in `conv_hwio` (`input_layout`, `output_layout`)."""
     if mode == "inference":
         return conv_hwio(x, folded_kernel, folded_bias, **conv_options)
     y = conv_hwio(x, jnp.transpose(conv_kernel, (2, 3, 1, 0)), conv_bias, **conv_options)
+    channels = "last" if conv_options.get("output_layout") == "nhwc" else "first"
     return batch_norm(
-        y, scale, bias, mean, var, epsilon=epsilon, momentum=momentum, channels="first", mode=mode
+        y, scale, bias, mean, var, epsilon=epsilon, momentum=momentum, channels=channels, mode=mode
     )
 
 

@@ -47,6 +47,8 @@ __all__ = [
     "conv_hwio",
     "few_taps",
     "forced_form",
+    "to_layout",
+    "to_layout_shape",
 ]
 
 CONV_HWIO = "engine::conv_hwio"
@@ -97,22 +99,45 @@ def conv_hwio(
     kernel_dilation: tuple[int, int] = (1, 1),
     feature_group_count: int = 1,
     layout: str = "nhwc",
+    input_layout: str = "nchw",
+    output_layout: str = "nchw",
 ) -> jax.Array:
     """ONNX `Conv` on `x` (N, C, H, W) with `kernel` (kH, kW, C // groups, O): the
-    result (N, O, H', W') equals `conv(x, kernel.transpose(3, 2, 0, 1), channels="first")`;
-    the form its shape picks runs on NCHW data or on NHWC data between two transposes
-    (`layout`, one of `LAYOUTS`, is the one a pointwise convolution computes in)."""
+    result (N, O, H', W') equals `conv(x, kernel.transpose(3, 2, 0, 1), channels="first")`.
+
+    The form its shape picks runs on NCHW or NHWC data (`layout`, one of `LAYOUTS`, is the
+    one a pointwise convolution computes in). `input_layout` and `output_layout` say how
+    `x` and the result are stored ("nhwc": transposed to (N, H, W, C), as the engine's
+    channels-last regions carry them, `axonnx.engine.channels_last`); a transpose runs
+    only where the stored layout differs from the form's."""
     strides, dilation = tuple(strides), tuple(kernel_dilation)
     groups = feature_group_count
-    pads = resolve_padding(padding, same_totals(x.shape[2:], kernel.shape[:2], strides, dilation))
+    shape = to_layout_shape(x.shape, input_layout, "nchw")
+    pads = resolve_padding(padding, same_totals(shape[2:], kernel.shape[:2], strides, dilation))
     dtype = jnp.result_type(x, kernel)
     x, kernel = x.astype(dtype), kernel.astype(dtype)
-    form = choose_form(x.shape, kernel.shape, strides, pads, dilation, groups, layout)
-    fn, layout = FORMS[form]
-    if layout == "nchw":
-        return add_channel_bias(fn(x, kernel, strides, pads, dilation, groups), bias, "first")
-    y = fn(jnp.transpose(x, (0, 2, 3, 1)), kernel, strides, pads, dilation, groups)
-    return jnp.transpose(add_channel_bias(y, bias, "last"), (0, 3, 1, 2))
+    form = choose_form(shape, kernel.shape, strides, pads, dilation, groups, layout)
+    fn, computed = FORMS[form]
+    y = fn(to_layout(x, input_layout, computed), kernel, strides, pads, dilation, groups)
+    y = add_channel_bias(y, bias, "first" if computed == "nchw" else "last")
+    return to_layout(y, computed, output_layout)
+
+
+def to_layout(x: jax.Array, source: str, target: str) -> jax.Array:
+    """4-D `x` stored in layout `source` ("nchw" or "nhwc"), stored in `target`."""
+    if source == target:
+        return x
+    return jnp.transpose(x, _PERMUTATIONS[source, target])
+
+
+def to_layout_shape(shape: tuple, source: str, target: str) -> tuple:
+    """The shape `to_layout` gives an array of `shape`."""
+    if source == target:
+        return tuple(shape)
+    return tuple(shape[axis] for axis in _PERMUTATIONS[source, target])
+
+
+_PERMUTATIONS = {("nchw", "nhwc"): (0, 2, 3, 1), ("nhwc", "nchw"): (0, 3, 1, 2)}
 
 
 def applicable(form: str, kernel_shape: tuple[int, ...], groups: int) -> bool:

@@ -10,6 +10,8 @@ concrete parameters for `ax.predict` and inside the trace when differentiating.
   picks (matmul, depthwise or grouped taps, shifted slices, XLA's convolution in NHWC),
   with kernels stored as HWIO (`axonnx.engine.conv_forms`); pointwise ones on NHWC
   data, or NCHW in a graph with grouped (not depthwise) convolutions (`_layout`).
+  In an NHWC graph, the values between convolutions stay NHWC where their consumers
+  are element-wise (`axonnx.engine.channels_last`).
 - A convolution followed by BatchNormalization is one `engine::conv_bn` layer whose
   inference form is a single convolution with the batch norm folded into its kernel
   and bias (`axonnx.engine.conv_bn`; train mode still normalises by batch statistics).
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from axonnx.engine.channels_last import channels_last
 from axonnx.engine.conv_bn import CONV_BN, derived_params, fuse_conv_bn
 from axonnx.engine.conv_forms import CONV_HWIO
 from axonnx.graph import map_nodes
@@ -108,8 +111,9 @@ class Rewritten:
 def rewrite(laid_out: Plan) -> Rewritten:
     """The graph of `laid_out` with every rewritable layer in its fast form."""
     fused, conv_keys = fuse_conv_bn(laid_out)
-    fast_form = functools.partial(_rewrite, layout=_layout(laid_out))
-    rewritten = plan(map_nodes(fused, fast_form))
+    layout = _layout(laid_out)
+    fast = map_nodes(fused, functools.partial(_rewrite, layout=layout))
+    rewritten = plan(channels_last(fast) if layout == "nhwc" else fast)
     transforms, derived = [], []
     for node in rewritten.order:
         key = rewritten.key_of(node)

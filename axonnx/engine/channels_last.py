@@ -1,0 +1,155 @@
+"""Channels-last regions: the values between the engine's convolutions stored NHWC.
+
+The engine's convolution forms compute on NHWC data (`axonnx.engine.conv_forms`), but an
+imported model's values are NCHW, so each convolution used to transpose its input in and
+its result back out; XLA fuses the transpose back into the producer, where it vectorizes
+badly (EfficientNet-B0: ~16 of ~30 ms were depthwise fusions writing NCHW). This pass
+keeps such values NHWC for as long as their consumers do not care how they are stored:
+
+- a convolution (`conv_hwio`, `conv_bn`) whose forms compute in NHWC (`layout="nhwc"`)
+  leaves its result NHWC (`output_layout`) and takes an NHWC input as it is
+  (`input_layout`);
+- element-wise ONNX ops (`POINTWISE`: activations, arithmetic, comparisons, with NumPy
+  broadcasting) whose 4-D inputs include an NHWC value compute on NHWC values: each other
+  input of rank ≤ 4 is transposed to NHWC too (a constant's transpose folds away);
+- GlobalAveragePool of an NHWC value pools over its axes 1 and 2.
+
+Every other consumer (and the graph's output) gets the value back as NCHW through one
+shared `engine::relayout` node. The graph computes the same values; only the
+compiled function sees the rewritten graph.
+"""
+
+from __future__ import annotations
+
+import jax
+
+from axonnx.engine.conv_bn import CONV_BN
+from axonnx.engine.conv_forms import CONV_HWIO, to_layout, to_layout_shape
+from axonnx.layers.pooling import global_avg_pool
+from axonnx.naming import op_label
+from axonnx.node import Node
+from axonnx.op_table import register_op
+from axonnx.plan import plan
+
+__all__ = ["GLOBAL_AVERAGE_POOL_NHWC", "POINTWISE", "RELAYOUT", "channels_last"]
+
+RELAYOUT = "engine::relayout"
+GLOBAL_AVERAGE_POOL_NHWC = "engine::global_average_pool_nhwc"
+
+# ONNX ops computed element by element (with NumPy broadcasting), whatever the axes mean
+POINTWISE = frozenset(
+    "Abs Acos Acosh Add And Asin Asinh Atan Atanh BitShift Cast Ceil Celu Clip Cos Cosh Div "
+    "Elu Equal Erf Exp Floor Gelu Greater GreaterOrEqual HardSigmoid HardSwish Identity "
+    "IsInf IsNaN LeakyRelu Less LessOrEqual Log Max Mean Min Mish Mod Mul Neg Not Or Pow "
+    "PRelu Reciprocal Relu Round Selu Sigmoid Sign Sin Sinh Softplus Softsign Sqrt Sub Sum "
+    "Tan Tanh ThresholdedRelu Where Xor".split()
+)
+_CONVOLUTIONS = (CONV_HWIO, CONV_BN)
+
+
+def relayout(x: jax.Array, *, source: str, target: str) -> jax.Array:
+    """`x` (rank ≤ 4, NumPy-broadcastable against the 4-D values it meets) stored in
+    layout `target` instead of `source`; lower ranks get leading axes of size 1 first."""
+    if x.ndim < 4:
+        x = x.reshape((1,) * (4 - x.ndim) + x.shape)
+    return to_layout(x, source, target)
+
+
+def global_average_pool_nhwc(x: jax.Array) -> jax.Array:
+    """ONNX GlobalAveragePool of an NHWC-stored value: (N, 1, 1, C), stored NHWC."""
+    return global_avg_pool(x, keep_axes=True, channels="last")
+
+
+register_op(RELAYOUT, relayout)
+register_op(GLOBAL_AVERAGE_POOL_NHWC, global_average_pool_nhwc)
+
+
+def _shape(node: Node) -> tuple | None:
+    """The node's inferred shape if it is one tensor's, else None."""
+    shape = node.shape
+    if isinstance(shape, tuple) and all(d is None or isinstance(d, int) for d in shape):
+        return shape
+    return None
+
+
+def _standard(node: Node, names: frozenset | set) -> bool:
+    return node.op.startswith("onnx::") and op_label(node.op) in names
+
+
+class _Regions:
+    """The graph rebuilt with NHWC values where consumers allow (see the module)."""
+
+    def __init__(self, root: Node):
+        self.root = root
+        self.nhwc: set[int] = set()  # ids of rebuilt nodes whose value is stored NHWC
+        self.rebuilt: dict[int, Node] = {}
+        self.relaid: dict[tuple[int, str], Node] = {}
+
+    def stored(self, parent: Node, target: str) -> Node:
+        """The rebuilt `parent`, stored in `target` layout (one relayout node per value;
+        none for a value of one element, which broadcasts the same either way)."""
+        node = self.rebuilt[parent.id]
+        source = "nhwc" if node.id in self.nhwc else "nchw"
+        shape = _shape(parent)
+        if source == target or (shape is not None and all(d == 1 for d in shape)):
+            return node
+        if (node.id, target) not in self.relaid:
+            if shape is not None:  # the logical (NCHW) shape, stored as `target`
+                shape = to_layout_shape((1,) * (4 - len(shape)) + shape, "nchw", target)
+            self.relaid[node.id, target] = Node(
+                RELAYOUT,
+                (node,),
+                options={"source": source, "target": target},
+                shape=shape,
+                dtype=parent.dtype,
+            )
+        return self.relaid[node.id, target]
+
+    def visit(self, node: Node, name: str) -> Node:
+        inner = node is not self.root  # the graph's output stays NCHW
+        parents = node.parents
+        inputs_nhwc = [self.rebuilt[p.id].id in self.nhwc for p in parents]
+        changes: dict = {}
+        if node.op in _CONVOLUTIONS and node.options.get("layout") == "nhwc":
+            x_layout = "nhwc" if inputs_nhwc[0] else "nchw"
+            new_parents = (self.rebuilt[parents[0].id],) + tuple(
+                self.stored(p, "nchw") for p in parents[1:]
+            )
+            options = {**node.options, "input_layout": x_layout}
+            options["output_layout"] = "nhwc" if inner else "nchw"
+            changes = {"options": options}
+            nhwc = inner
+        elif inner and inputs_nhwc[:1] == [True] and _standard(node, {"GlobalAveragePool"}):
+            new_parents, nhwc = (self.rebuilt[parents[0].id],), True
+            changes = {"op": GLOBAL_AVERAGE_POOL_NHWC, "options": {}}
+        elif inner and any(inputs_nhwc) and self._pointwise(node):
+            new_parents, nhwc = tuple(self.stored(p, "nhwc") for p in parents), True
+        else:
+            new_parents, nhwc = tuple(self.stored(p, "nchw") for p in parents), False
+        shape = _shape(node)
+        if nhwc and shape is not None and len(shape) == 4:
+            changes["shape"] = to_layout_shape(shape, "nchw", "nhwc")
+        new = node.replace(parents=new_parents, name=name, **changes)
+        if nhwc:
+            self.nhwc.add(new.id)
+        self.rebuilt[node.id] = new
+        return new
+
+    @staticmethod
+    def _pointwise(node: Node) -> bool:
+        if not _standard(node, POINTWISE) or _shape(node) is None or len(_shape(node)) != 4:
+            return False
+        shapes = [_shape(p) for p in node.parents]
+        return all(s is not None and len(s) <= 4 for s in shapes)
+
+
+def channels_last(root: Node) -> Node:
+    """The graph of `root` with NHWC-computed convolutions' results, and the element-wise
+    ops and global average pools that consume them, stored NHWC (see the module)."""
+    laid_out = plan(root)
+    if not any(n.op in _CONVOLUTIONS for n in laid_out.order):
+        return root
+    regions = _Regions(root)
+    for node in laid_out.order:
+        regions.visit(node, laid_out.names[node.id])
+    return regions.rebuilt[root.id]
