@@ -12,7 +12,10 @@ keeps such values NHWC for as long as their consumers do not care how they are s
 - element-wise ONNX ops (`POINTWISE`: activations, arithmetic, comparisons, with NumPy
   broadcasting) whose 4-D inputs include an NHWC value compute on NHWC values: each other
   input of rank ≤ 4 is transposed to NHWC too (a constant's transpose folds away);
-- GlobalAveragePool of an NHWC value pools over its axes 1 and 2.
+- GlobalAveragePool of an NHWC value pools over its axes 1 and 2, Concat joins NHWC
+  values along the stored channel axis;
+- a Transpose reads the stored value with the permutation composed accordingly (so a
+  model's own NCHW → NHWC → NCHW round trips, ConvNeXt's, become identities).
 
 Every other consumer (and the graph's output) gets the value back as NCHW through one
 shared `engine::relayout` node. The graph computes the same values; only the
@@ -124,6 +127,14 @@ class _Regions:
             changes = {"op": GLOBAL_AVERAGE_POOL_NHWC, "options": {}}
         elif inner and any(inputs_nhwc) and self._pointwise(node):
             new_parents, nhwc = tuple(self.stored(p, "nhwc") for p in parents), True
+        elif _standard(node, {"Transpose"}) and _rank4(parents[0]):
+            new_parents = (self.rebuilt[parents[0].id],)
+            perm, nhwc = _transpose_perm(node, inputs_nhwc[0], inner)
+            changes = {"options": {**node.options, "perm": perm}}
+        elif inner and any(inputs_nhwc) and _standard(node, {"Concat"}) and _all_rank4(parents):
+            new_parents, nhwc = tuple(self.stored(p, "nhwc") for p in parents), True
+            axis = _NHWC_AXIS[node.options["axis"] % 4]
+            changes = {"options": {**node.options, "axis": axis}}
         else:
             new_parents, nhwc = tuple(self.stored(p, "nchw") for p in parents), False
         shape = _shape(node)
@@ -141,6 +152,33 @@ class _Regions:
             return False
         shapes = [_shape(p) for p in node.parents]
         return all(s is not None and len(s) <= 4 for s in shapes)
+
+
+_TO_NHWC = (0, 2, 3, 1)  # stored NHWC axis k holds logical (NCHW) axis _TO_NHWC[k]
+_TO_NCHW = (0, 3, 1, 2)
+_NHWC_AXIS = {axis: _TO_NHWC.index(axis) for axis in range(4)}  # logical → stored
+
+
+def _rank4(node: Node) -> bool:
+    shape = _shape(node)
+    return shape is not None and len(shape) == 4
+
+
+def _all_rank4(nodes) -> bool:
+    return all(_rank4(n) for n in nodes)
+
+
+def _transpose_perm(node: Node, nhwc_input: bool, inner: bool) -> tuple[tuple, bool]:
+    """The permutation of the stored input that gives a Transpose's result, and whether
+    the result is stored NHWC: NHWC where that makes the permutation the identity (a
+    model's own NCHW → NHWC → NCHW round trips, ConvNeXt's, then cost nothing)."""
+    perm = node.options.get("perm") or (3, 2, 1, 0)
+    stored = _TO_NCHW if nhwc_input else (0, 1, 2, 3)
+    plain = tuple(stored[p] for p in perm)  # stored input → logical result
+    as_nhwc = tuple(plain[k] for k in _TO_NHWC)  # stored input → result stored NHWC
+    if inner and as_nhwc == (0, 1, 2, 3):
+        return as_nhwc, True
+    return plain, False
 
 
 def channels_last(root: Node) -> Node:

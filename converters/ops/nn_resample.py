@@ -54,12 +54,14 @@ def _resize_plan(shape, roi, scales, sizes, axes, policy):
 def _resize_axis(x, axis, indices, coeffs, extrapolated, extrapolation_value, nearest):
     if nearest:
         return jnp.take(x, jnp.asarray(indices[np.arange(len(indices)), coeffs.argmax(-1)]), axis)
-    shape = [1] * (x.ndim + 1)
-    shape[axis], shape[axis + 1] = coeffs.shape
-    y = jnp.sum(
-        jnp.take(x, jnp.asarray(indices), axis) * coeffs.reshape(shape).astype(x.dtype),
-        axis=axis + 1,
-    )
+    # Σ over the taps (2 linear, 4 cubic) as element-wise terms: a reduction over an axis
+    # of 2 went to the CPU's reduction library at 32 ms for LR-ASPP's 28² → 224² upsample
+    shape = [-1 if i == axis else 1 for i in range(x.ndim)]
+    y = None
+    for tap in range(coeffs.shape[1]):
+        weight = jnp.asarray(coeffs[:, tap].reshape(shape), x.dtype)
+        term = jnp.take(x, jnp.asarray(indices[:, tap]), axis) * weight
+        y = term if y is None else y + term
     if extrapolated is not None:
         mask = extrapolated.reshape([-1 if i == axis else 1 for i in range(x.ndim)])
         y = jnp.where(mask, jnp.asarray(extrapolation_value, x.dtype), y)
