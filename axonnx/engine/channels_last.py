@@ -13,7 +13,8 @@ keeps such values NHWC for as long as their consumers do not care how they are s
   broadcasting) whose 4-D inputs include an NHWC value compute on NHWC values: each other
   input of rank ≤ 4 is transposed to NHWC too (a constant's transpose folds away);
 - GlobalAveragePool of an NHWC value pools over its axes 1 and 2, Concat joins NHWC
-  values along the stored channel axis;
+  values along the stored channel axis, batch norms (the `batch_norm` layer, ONNX
+  BatchNormalization in inference) normalize along it;
 - a Transpose reads the stored value with the permutation composed accordingly (so a
   model's own NCHW → NHWC → NCHW round trips, ConvNeXt's, become identities).
 
@@ -28,16 +29,18 @@ import jax
 
 from axonnx.engine.conv_bn import CONV_BN
 from axonnx.engine.conv_forms import CONV_HWIO, to_layout, to_layout_shape
+from axonnx.layers.normalization import batch_norm
 from axonnx.layers.pooling import global_avg_pool
 from axonnx.naming import op_label
 from axonnx.node import Node
 from axonnx.op_table import register_op
 from axonnx.plan import plan
 
-__all__ = ["GLOBAL_AVERAGE_POOL_NHWC", "POINTWISE", "RELAYOUT", "channels_last"]
+__all__ = ["BATCH_NORM_NHWC", "GLOBAL_AVERAGE_POOL_NHWC", "POINTWISE", "RELAYOUT", "channels_last"]
 
 RELAYOUT = "engine::relayout"
 GLOBAL_AVERAGE_POOL_NHWC = "engine::global_average_pool_nhwc"
+BATCH_NORM_NHWC = "engine::batch_normalization_nhwc"
 
 # ONNX ops computed element by element (with NumPy broadcasting), whatever the axes mean
 POINTWISE = frozenset(
@@ -63,7 +66,15 @@ def global_average_pool_nhwc(x: jax.Array) -> jax.Array:
     return global_avg_pool(x, keep_axes=True, channels="last")
 
 
+def batch_normalization_nhwc(X, scale, B, mean, var, *, epsilon=1e-5, **_) -> tuple:
+    """ONNX BatchNormalization-14/15 in inference (`training_mode=0`) of an NHWC-stored
+    `X` with (C,) statistics: (Y stored NHWC, mean, var), as the ONNX op returns."""
+    y = batch_norm(X, scale, B, mean, var, epsilon=epsilon, channels="last")
+    return y, mean, var
+
+
 register_op(RELAYOUT, relayout)
+register_op(BATCH_NORM_NHWC, batch_normalization_nhwc)
 register_op(GLOBAL_AVERAGE_POOL_NHWC, global_average_pool_nhwc)
 
 
@@ -87,6 +98,7 @@ class _Regions:
         self.nhwc: set[int] = set()  # ids of rebuilt nodes whose value is stored NHWC
         self.rebuilt: dict[int, Node] = {}
         self.relaid: dict[tuple[int, str], Node] = {}
+        self.first_nhwc: set[int] = set()  # ids of (original) tuple nodes, see BATCH_NORM_NHWC
 
     def stored(self, parent: Node, target: str) -> Node:
         """The rebuilt `parent`, stored in `target` layout (one relayout node per value;
@@ -127,6 +139,21 @@ class _Regions:
             changes = {"op": GLOBAL_AVERAGE_POOL_NHWC, "options": {}}
         elif inner and any(inputs_nhwc) and self._pointwise(node):
             new_parents, nhwc = tuple(self.stored(p, "nhwc") for p in parents), True
+        elif inner and inputs_nhwc[:1] == [True] and _normalizes_channels(node):
+            stats = tuple(self.stored(p, "nchw") for p in parents[1:])
+            new_parents, nhwc = (self.rebuilt[parents[0].id], *stats), False
+            if node.op == "batch_norm":
+                changes = {"options": {**node.options, "channels": "last"}}
+                nhwc = True
+            else:  # ONNX BatchNormalization: a tuple whose first element is NHWC
+                changes = {"op": BATCH_NORM_NHWC}
+                self.first_nhwc.add(node.id)
+        elif (
+            node.op == "getitem"
+            and node.options.get("index") == 0
+            and (parents[0].id in self.first_nhwc)
+        ):
+            new_parents, nhwc = (self.rebuilt[parents[0].id],), True
         elif _standard(node, {"Transpose"}) and _rank4(parents[0]):
             new_parents = (self.rebuilt[parents[0].id],)
             perm, nhwc = _transpose_perm(node, inputs_nhwc[0], inner)
@@ -168,6 +195,18 @@ def _all_rank4(nodes) -> bool:
     return all(_rank4(n) for n in nodes)
 
 
+def _normalizes_channels(node: Node) -> bool:
+    """A batch norm with (C,) statistics: the `batch_norm` layer on NCHW data, or ONNX
+    BatchNormalization-14/15 in inference."""
+    if node.op == "batch_norm":
+        return node.options.get("channels") == "first" and _rank4(node)
+    if not (node.op.startswith("onnx::BatchNormalization@") and node.op[-2:] in ("14", "15")):
+        return False
+    stats = [_shape(p) for p in node.parents[1:]]
+    flat = len(stats) == 4 and all(s is not None and len(s) == 1 for s in stats)
+    return not node.options.get("training_mode", 0) and flat
+
+
 def _transpose_perm(node: Node, nhwc_input: bool, inner: bool) -> tuple[tuple, bool]:
     """The permutation of the stored input that gives a Transpose's result, and whether
     the result is stored NHWC: NHWC where that makes the permutation the identity (a
@@ -190,4 +229,7 @@ def channels_last(root: Node) -> Node:
     regions = _Regions(root)
     for node in laid_out.order:
         regions.visit(node, laid_out.names[node.id])
-    return regions.rebuilt[root.id]
+    output = regions.rebuilt[root.id]
+    if output.id in regions.nhwc:  # a batch norm's first output as the graph's output
+        return regions.stored(root, "nchw")
+    return output

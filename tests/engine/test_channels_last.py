@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import axonnx as ax
 from axonnx.engine import Engine, engine_for
-from axonnx.engine.channels_last import GLOBAL_AVERAGE_POOL_NHWC, RELAYOUT
+from axonnx.engine.channels_last import BATCH_NORM_NHWC, GLOBAL_AVERAGE_POOL_NHWC, RELAYOUT
 from axonnx.engine.conv_bn import CONV_BN
 from axonnx.engine.conv_forms import CONV_HWIO
 
@@ -154,3 +154,63 @@ def test_graph_output_of_a_convolution_stays_nchw():
     np.testing.assert_allclose(
         np.asarray(ax.predict(model, state, {"x": x})["y"]), expected, rtol=1e-5, atol=1e-5
     )
+
+
+def _dense_block() -> onnx.ModelProto:
+    """DenseNet / ConvNeXt pieces on (batch, 4, 6, 6): two convolutions joined by Concat,
+    BatchNormalization (after the Concat, so not folded), Relu, a second one sharing the
+    first's statistics (so both stay ONNX BatchNormalization nodes, as in DenseNet), a
+    NCHW → NHWC → NCHW Transpose round trip with a Mul between, a last convolution."""
+    rng = np.random.default_rng(4)
+
+    def weight(name, *shape):
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"], pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["a", "w2"], ["b"]),
+        helper.make_node("Concat", ["a", "b"], ["c"], axis=1),
+        helper.make_node("BatchNormalization", ["c", "s", "o", "m", "v"], ["n"]),
+        helper.make_node("Relu", ["n"], ["r0"]),
+        helper.make_node("BatchNormalization", ["r0", "s", "o", "m", "v"], ["r"]),
+        helper.make_node("Transpose", ["r"], ["t"], perm=[0, 2, 3, 1]),
+        helper.make_node("Mul", ["t", "gamma"], ["g"]),
+        helper.make_node("Transpose", ["g"], ["u"], perm=[0, 3, 1, 2]),
+        helper.make_node("Conv", ["u", "w3"], ["y"]),
+    ]
+    weights = [
+        weight("w1", 8, 4, 3, 3),
+        weight("w2", 8, 8, 1, 1),
+        weight("s", 16),
+        weight("o", 16),
+        weight("m", 16),
+        numpy_helper.from_array(rng.uniform(0.5, 1.5, 16).astype(np.float32), "v"),
+        weight("gamma", 16),
+        weight("w3", 5, 16, 1, 1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "dense_block",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4, 6, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        weights,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def test_concat_batch_norm_and_transposes_run_on_nhwc_values():
+    proto = _dense_block()
+    model, state = ax.import_onnx(proto)
+    order = engine_for(model).fast.plan.order
+    relayouts = [n for n in order if n.op == RELAYOUT]
+    assert [(n.options["source"], n.options["target"]) for n in relayouts] == [("nhwc", "nchw")]
+    assert relayouts[0].parents[0].op == CONV_HWIO  # only the graph output's
+    assert [n.options["perm"] for n in order if n.op.startswith("onnx::Transpose")] == [
+        (0, 1, 2, 3)
+    ] * 2
+    assert [n.options["axis"] for n in order if n.op.startswith("onnx::Concat")] == [3]
+    assert sum(n.op == BATCH_NORM_NHWC for n in order) == 2
+    x = _input(2)[:, :4, :6, :6].copy()
+    expected = ort.InferenceSession(proto.SerializeToString()).run(None, {"x": x})[0]
+    got = np.asarray(ax.predict(model, state, {"x": x})["y"])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
