@@ -91,16 +91,26 @@ def _timed(fn) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
+# seconds of rest before each block: onnxruntime's worker threads spin on after its last
+# call and slowed the block right after them even past the warm-up call (two copies of
+# one engine in turns with onnxruntime: 13.1 ms after it, 12.3 ms after the other copy)
+BLOCK_PAUSE = 0.02
+
+
 def interleaved(
-    runners: Mapping[str, Callable[[], Any]], runs: int, block: int = 5
+    runners: Mapping[str, Callable[[], Any]],
+    runs: int,
+    block: int = 5,
+    pause: float = BLOCK_PAUSE,
 ) -> dict[str, list[float]]:
-    """`runs` timed calls of each runner, the runners taking turns in blocks: one untimed
-    warm-up call, then up to `block` timed calls (why: `bench`)."""
+    """`runs` timed calls of each runner, the runners taking turns in blocks: a `pause`
+    (seconds), one untimed warm-up call, then up to `block` timed calls (why: `bench`)."""
     times: dict[str, list[float]] = {name: [] for name in runners}
     done = 0
     while done < runs:
         timed = min(block, runs - done)
         for name, fn in runners.items():
+            time.sleep(pause)
             fn()
             times[name] += [_timed(fn)[1] for _ in range(timed)]
         done += timed
@@ -129,11 +139,12 @@ def bench(
     """Time axonnx and onnxruntime on the same inputs, in interleaved blocks.
 
     Each round runs onnxruntime `block` times, then axonnx `block` times, until each
-    has `runs` timed runs; the first run of every block is a warm-up, not timed.
-    onnxruntime's idle worker threads spin for a while after `run` returns, so a run
-    that follows straight after one of the other runtime's pays for that (measured on
-    BERT-base at batch 1: axonnx 1.40× strictly alternating, 1.05× in blocks, 1.11×
-    each alone). Blocks keep the interleaving, so load on the machine hits both.
+    has `runs` timed runs; each block starts after a short pause (`BLOCK_PAUSE`) and
+    a warm-up run, not timed. onnxruntime's idle worker threads spin for a while after
+    `run` returns, so a run that follows straight after one of the other runtime's pays
+    for that (measured on BERT-base at batch 1: axonnx 1.40× strictly alternating, 1.05×
+    in blocks, 1.11× each alone). Blocks keep the interleaving, so load on the machine
+    hits both.
 
     First call is load + first run (for axonnx: import + compile + run). `batch` binds
     the leading symbolic dimension of every input (named in `dims` or not). `inline`

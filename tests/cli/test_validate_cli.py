@@ -121,12 +121,15 @@ def test_bench_bf16_times_the_bfloat16_dense_layers():
     assert "ratio axonnx / onnxruntime" in result.output
 
 
-def test_interleaved_takes_turns_in_blocks_after_a_warm_up():
-    from axonnx.converters.bench import interleaved
+def test_interleaved_takes_turns_in_blocks_after_a_pause_and_a_warm_up(monkeypatch):
+    from axonnx.converters import bench
 
     calls = []
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: calls.append(seconds))
     runners = {name: (lambda name=name: calls.append(name)) for name in ("a", "b")}
-    times = interleaved(runners, runs=7, block=3)
+    times = bench.interleaved(runners, runs=7, block=3)
     assert [len(times["a"]), len(times["b"])] == [7, 7]
-    # blocks of 3, 3 and 1 timed calls, each after one warm-up, a's block before b's
-    assert calls == ["a"] * 4 + ["b"] * 4 + ["a"] * 4 + ["b"] * 4 + ["a"] * 2 + ["b"] * 2
+    # blocks of 3, 3 and 1 timed calls, each after a pause and one warm-up, a's before b's
+    pause = bench.BLOCK_PAUSE
+    blocks = [(name, timed) for timed in (3, 3, 1) for name in ("a", "b")]
+    assert calls == [c for name, timed in blocks for c in [pause] + [name] * (timed + 1)]
