@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
 
 from axonnx.engine import inline_dispatch
 
@@ -26,6 +25,7 @@ inline_dispatch()
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import onnxruntime as ort  # noqa: E402
+from levers import print_medians  # noqa: E402  (benchmarks/, the script's folder)
 
 from axonnx.converters.bench import interleaved  # noqa: E402
 from axonnx.converters.inputs import make_inputs  # noqa: E402
@@ -97,11 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     runners = {"onnxruntime": lambda: session.run(None, feed)}
     for name, engine in (("after", after), ("before", before), ("after again", again)):
         runners[name] = lambda e=engine: jax.block_until_ready(e(state, feed))
-    times = interleaved(runners, args.runs)
-    ort_median = statistics.median(times["onnxruntime"])
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"{name:12s} {median * 1e3:9.2f} ms  ratio to ORT {median / ort_median:.2f}×")
+    print_medians(interleaved(runners, args.runs))
 
 
 if __name__ == "__main__":

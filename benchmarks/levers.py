@@ -56,7 +56,11 @@ def main(argv: list[str] | None = None) -> None:
         runners[name] = lambda e=engine, s=state: jax.block_until_ready(e(s, feed))
     for run in runners.values():
         run()  # compiles
-    times = interleaved(runners, args.runs)
+    print_medians(interleaved(runners, args.runs))
+
+
+def print_medians(times: dict[str, list[float]]) -> None:
+    """The median of each runner's times and its ratio to onnxruntime's."""
     ort_median = statistics.median(times["onnxruntime"])
     for name, values in times.items():
         median = statistics.median(values)

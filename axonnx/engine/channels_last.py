@@ -164,9 +164,8 @@ class _Regions:
             changes = {"options": {**node.options, "axis": axis}}
         else:
             new_parents, nhwc = tuple(self.stored(p, "nchw") for p in parents), False
-        shape = _shape(node)
-        if nhwc and shape is not None and len(shape) == 4:
-            changes["shape"] = to_layout_shape(shape, "nchw", "nhwc")
+        if nhwc and _rank4(node):
+            changes["shape"] = to_layout_shape(node.shape, "nchw", "nhwc")
         new = node.replace(parents=new_parents, name=name, **changes)
         if nhwc:
             self.nhwc.add(new.id)
@@ -175,7 +174,7 @@ class _Regions:
 
     @staticmethod
     def _pointwise(node: Node) -> bool:
-        if not _standard(node, POINTWISE) or _shape(node) is None or len(_shape(node)) != 4:
+        if not _standard(node, POINTWISE) or not _rank4(node):
             return False
         shapes = [_shape(p) for p in node.parents]
         return all(s is not None and len(s) <= 4 for s in shapes)
